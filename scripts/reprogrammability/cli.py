@@ -1,0 +1,65 @@
+"""``repro``: one command for contributors and CI.
+
+Each subcommand lives in its own module exposing ``configure(parser)`` and ``run(args) -> int``;
+they are imported lazily so ``repro validate`` never pays for the link checker's imports.
+Exit codes everywhere: 0 success, 1 the data or the check failed, 2 usage error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+#: subcommand -> (module, one-line help)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "build": ("reprogrammability.build", "validate, then render every derived file (the main job)"),
+    "validate": ("reprogrammability.validate", "check data/papers.yaml against the schema and rules"),
+    "render": ("reprogrammability.render", "render README.md and docs/ from data/papers.yaml"),
+    "links": ("reprogrammability.links.cli", "check every URL and anchor in the data and the docs"),
+    "add": ("reprogrammability.arxiv_cli", "append papers to data/papers.yaml from arXiv metadata"),
+    "refresh": ("reprogrammability.arxiv_cli", "report papers whose arXiv metadata disagrees"),
+    "bib": ("reprogrammability.bibtex", "export docs/papers.bib or import a .bib file"),
+}
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse exits 2 on usage errors already; keep its message on one clean line."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.print_usage(sys.stderr)
+        print(f"{self.prog}: error: {message}", file=sys.stderr)
+        raise SystemExit(2)
+
+
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The full parser; with ``only``, just that subcommand's options are configured (imported)."""
+    parser = _Parser(prog="repro", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub.required = True
+    for name, (module, help_text) in COMMANDS.items():
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        if name != only:
+            continue
+        mod = importlib.import_module(module)
+        configure = getattr(mod, f"configure_{name}", None) or mod.configure
+        configure(p)
+        p.set_defaults(_module=module, _name=name)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    parser = build_parser(argv[0] if argv and argv[0] in COMMANDS else None)
+    args = parser.parse_args(argv)
+    mod = importlib.import_module(args._module)
+    run = getattr(mod, f"run_{args._name}", None) or mod.run
+    try:
+        return int(run(args) or 0)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
