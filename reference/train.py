@@ -1,0 +1,585 @@
+"""Train a reprogrammed model: ``python -m reference.train --config reference/configs/<m>.yaml``.
+
+The loop is the usual one with four reprogramming-specific twists:
+
+1. only the manipulation and the alignment are optimised; the timm backbone is frozen and stays
+   in eval mode (``core.Reprogrammed``), so checkpoints hold only those parameters;
+2. statistical label mappings are driven as the papers do: ``initialize`` from one pass over the
+   training data before training (FLM), ``observe`` on the logits of every training forward pass,
+   ``refresh`` at the end of each epoch (ILM, BLM) — no extra data pass per epoch;
+3. under ``torchrun`` the module is wrapped in DDP with ``find_unused_parameters=False`` (every
+   trainable parameter is used each step) and the label-mapping statistics are gathered from all
+   ranks before they are observed, so every rank holds the same mapping;
+4. AMP (bf16, or fp16 with a GradScaler) only runs on CUDA; on CPU the config value is ignored
+   with a notice, because CPU autocast would only slow these small models down.
+
+Outputs (rank 0 only) in ``output_dir``: ``config.json``, ``metrics.jsonl`` (one line per epoch),
+``last.pt``/``best.pt`` (trainable state, optimizer, scheduler) and ``summary.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import hashlib
+import json
+import math
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler
+
+from .checkpoint import load_checkpoint, save_checkpoint
+from .config import ConfigError, TrainConfig, load_config
+from .core import Manipulation, Reprogrammed
+from .data import DataError, build_datasets
+from .distributed import (
+    DistInfo,
+    all_reduce_sums,
+    barrier,
+    broadcast_object,
+    cleanup,
+    gather,
+    init_distributed,
+)
+
+AMP_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+# --------------------------------------------------------------------------------------------
+# Building blocks
+# --------------------------------------------------------------------------------------------
+
+
+def build_model(cfg: TrainConfig) -> nn.Module:
+    """The frozen source model from timm (``pretrained: true`` downloads its weights)."""
+    import timm
+
+    if not timm.is_model(cfg.model):
+        raise cfg.error("model", f"unknown timm model {cfg.model!r}")
+    try:
+        model = timm.create_model(cfg.model, pretrained=cfg.pretrained, **cfg.model_kwargs)
+    except TypeError as exc:
+        raise cfg.error("model_kwargs", str(exc)) from None
+    if cfg.weights is not None:  # a source model trained elsewhere (a state dict file)
+        try:
+            state = torch.load(cfg.weights, map_location="cpu", weights_only=True)
+        except FileNotFoundError:
+            raise cfg.error("weights", f"{cfg.weights}: file not found") from None
+        state = state.get("state_dict", state) if isinstance(state, dict) else state
+        try:
+            model.load_state_dict(state)
+        except RuntimeError as exc:
+            first = str(exc).strip().splitlines()[0]
+            raise cfg.error("weights", f"{cfg.weights} does not fit {cfg.model}: {first}") from None
+    return model
+
+
+def build_reprogrammed(cfg: TrainConfig, model: nn.Module) -> Reprogrammed:
+    """``O_ω ∘ f ∘ I`` from the registry names and kwargs in the config.
+
+    The three pieces are created one by one (rather than with ``registry.build``) so that an
+    unknown name or a bad keyword argument is reported against the config line that set it.
+    """
+    from . import registry
+    from .backbones import adapt
+
+    try:
+        adapter = adapt(model, **cfg.adapter_kwargs)
+    except (TypeError, ValueError) as exc:
+        raise cfg.error("adapter_kwargs", str(exc)) from None
+    if cfg.manipulation.name == "none":
+        if cfg.manipulation.kwargs:
+            raise cfg.error("manipulation.kwargs", "manipulation 'none' takes no arguments")
+        manipulation: Manipulation = PassThrough(adapter)
+    pieces = []
+    for key, component, create in (
+        (
+            "manipulation",
+            cfg.manipulation,
+            lambda c: registry.create_manipulation(c.name, adapter, **c.kwargs),
+        ),
+        (
+            "alignment",
+            cfg.alignment,
+            lambda c: registry.create_alignment(
+                c.name, adapter.num_source, cfg.num_classes, **c.kwargs
+            ),
+        ),
+    ):
+        if key == "manipulation" and component.name == "none":
+            pieces.append(manipulation)
+            continue
+        known = (
+            registry.list_manipulations() if key == "manipulation" else registry.list_alignments()
+        )
+        if component.name not in known:
+            raise cfg.error(
+                f"{key}.name", f"unknown {key} {component.name!r}; registered: {', '.join(known)}"
+            )
+        try:
+            pieces.append(create(component))
+        except (TypeError, ValueError) as exc:
+            raise cfg.error(f"{key}.kwargs", f"{component.name}: {exc}") from None
+    return Reprogrammed(model, pieces[0], pieces[1], adapter=adapter)
+
+
+class PassThrough(Manipulation):
+    """No manipulation (config ``manipulation: none``): the linear-probe baseline.
+
+    It is not a reprogramming method and sits in no taxonomy cell, so it is not registered;
+    with ``model_kwargs: {num_classes: 0}`` the "source logits" are the pooled features and a
+    ``linear`` alignment is exactly a linear probe.
+    """
+
+    def extra_repr(self) -> str:
+        return "no manipulation"
+
+
+class _Step(nn.Module):
+    """What DDP wraps: returns source *and* target logits in one forward.
+
+    The statistical mappings need the source logits of the training pass; calling
+    ``source_logits`` outside the DDP wrapper would bypass its gradient hooks.
+    """
+
+    def __init__(self, reprogrammed: nn.Module) -> None:
+        super().__init__()
+        self.reprogrammed = reprogrammed
+
+    def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        source = self.reprogrammed.source_logits(x)
+        return source, self.reprogrammed.alignment(source)
+
+
+class _ShardSampler(Sampler[int]):
+    """Every ``world_size``-th index from ``rank``: exact evaluation shards, no padded repeats."""
+
+    def __init__(self, length: int, rank: int, world_size: int) -> None:
+        self.indices = list(range(rank, length, world_size))
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self.indices)
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+
+def make_loaders(
+    cfg: TrainConfig, info: DistInfo, train: Dataset, val: Dataset
+) -> tuple[DataLoader, DistributedSampler, DataLoader]:
+    """Seeded, rank-sharded loaders; ``DistributedSampler`` also serves a single process."""
+    sampler = DistributedSampler(
+        train, num_replicas=info.world_size, rank=info.rank, shuffle=True, seed=cfg.seed
+    )
+    common: dict[str, Any] = {
+        "batch_size": cfg.batch_size,
+        "num_workers": cfg.num_workers,
+        "pin_memory": info.device.type == "cuda",
+        "persistent_workers": cfg.num_workers > 0,
+    }
+    train_loader = DataLoader(train, sampler=sampler, **common)
+    val_loader = DataLoader(
+        val, sampler=_ShardSampler(len(val), info.rank, info.world_size), **common
+    )
+    return train_loader, sampler, val_loader
+
+
+def make_optimizer(cfg: TrainConfig, params: list[nn.Parameter]) -> torch.optim.Optimizer:
+    if cfg.optimizer == "sgd":
+        return torch.optim.SGD(
+            params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay
+        )
+    cls = torch.optim.AdamW if cfg.optimizer == "adamw" else torch.optim.Adam
+    return cls(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+
+
+def make_scheduler(
+    cfg: TrainConfig, optimizer: torch.optim.Optimizer, steps_per_epoch: int
+) -> torch.optim.lr_scheduler.LambdaLR:
+    """Per-step linear warm-up, then cosine decay to zero (or constant)."""
+    total = max(1, cfg.epochs * steps_per_epoch)
+    warmup = min(total - 1, cfg.warmup_epochs * steps_per_epoch)
+
+    def factor(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / warmup
+        if cfg.scheduler == "constant":
+            return 1.0
+        progress = (step - warmup) / max(1, total - warmup)
+        return 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
+
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+
+def _autocast(cfg: TrainConfig, device: torch.device) -> contextlib.AbstractContextManager:
+    if device.type == "cuda" and cfg.amp in AMP_DTYPES:
+        return torch.autocast(device_type="cuda", dtype=AMP_DTYPES[cfg.amp])
+    return contextlib.nullcontext()
+
+
+def _checksum(state: dict[str, Tensor]) -> str:
+    """A digest of the trainable state, to show that all ranks ended with the same parameters."""
+    h = hashlib.sha256()
+    for key in sorted(state):
+        h.update(key.encode())
+        h.update(state[key].detach().cpu().contiguous().view(torch.uint8).numpy().tobytes())
+    return h.hexdigest()[:16]
+
+
+def _log(info: DistInfo, message: str) -> None:
+    if info.is_main:
+        print(message, flush=True)
+
+
+# --------------------------------------------------------------------------------------------
+# Statistics for label mappings
+# --------------------------------------------------------------------------------------------
+
+
+@torch.no_grad()
+def initialize_alignment(
+    cfg: TrainConfig, info: DistInfo, reprogrammed: nn.Module, loader: DataLoader
+) -> int:
+    """One pass over (a prefix of) the training data, gathered across ranks, → ``initialize``."""
+    reprogrammed.eval()
+    logits, labels = [], []
+    for i, (x, y) in enumerate(loader):
+        if cfg.init_max_batches is not None and i >= cfg.init_max_batches:
+            break
+        x = x.to(info.device, non_blocking=True)
+        with _autocast(cfg, info.device):
+            source = reprogrammed.source_logits(x)
+        logits.append(source.float())
+        labels.append(y.to(info.device))
+    all_logits = gather(torch.cat(logits), info)
+    all_labels = gather(torch.cat(labels), info)
+    reprogrammed.alignment.initialize(all_logits, all_labels)
+    return int(all_labels.shape[0])
+
+
+# --------------------------------------------------------------------------------------------
+# One epoch
+# --------------------------------------------------------------------------------------------
+
+
+def train_one_epoch(
+    cfg: TrainConfig,
+    info: DistInfo,
+    step_module: nn.Module,
+    reprogrammed: nn.Module,
+    loader: DataLoader,
+    optimizer: torch.optim.Optimizer | None,
+    scheduler: torch.optim.lr_scheduler.LambdaLR | None,
+    scaler: torch.amp.GradScaler,
+    epoch: int,
+) -> dict[str, float]:
+    from tqdm.auto import tqdm
+
+    alignment = reprogrammed.alignment
+    observe = alignment.needs_statistics
+    params = reprogrammed.trainable_parameters()
+    step_module.train()
+    sums = {"loss": 0.0, "correct": 0.0, "n": 0.0}
+    bar = tqdm(
+        loader,
+        desc=f"epoch {epoch + 1}/{cfg.epochs}",
+        disable=None if info.is_main else True,  # None: only on a terminal
+        leave=False,
+        dynamic_ncols=True,
+    )
+    for x, y in bar:
+        x = x.to(info.device, non_blocking=True)
+        y = y.to(info.device, non_blocking=True)
+        with _autocast(cfg, info.device):
+            source, logits = step_module(x)
+            loss = F.cross_entropy(logits.float(), y)
+        if observe:  # ILM/BLM: statistics of *this* pass, from every rank
+            alignment.observe(gather(source.detach().float(), info), gather(y, info))
+        if optimizer is not None:
+            optimizer.zero_grad(set_to_none=True)
+            scaler.scale(loss).backward()
+            if cfg.grad_clip is not None:
+                scaler.unscale_(optimizer)
+                torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
+            scaler.step(optimizer)
+            scaler.update()
+            if scheduler is not None:
+                scheduler.step()
+        n = y.shape[0]
+        sums["loss"] += float(loss.detach()) * n
+        sums["correct"] += float((logits.detach().argmax(1) == y).sum())
+        sums["n"] += n
+        bar.set_postfix(
+            loss=f"{sums['loss'] / sums['n']:.4f}", acc=f"{sums['correct'] / sums['n']:.3f}"
+        )
+    bar.close()
+    if observe:
+        alignment.refresh()
+    return all_reduce_sums(sums, info)
+
+
+@torch.no_grad()
+def evaluate(
+    cfg: TrainConfig, info: DistInfo, reprogrammed: nn.Module, loader: DataLoader
+) -> dict[str, float]:
+    reprogrammed.eval()
+    sums = {"loss": 0.0, "correct": 0.0, "n": 0.0}
+    for x, y in loader:
+        x = x.to(info.device, non_blocking=True)
+        y = y.to(info.device, non_blocking=True)
+        with _autocast(cfg, info.device):
+            logits = reprogrammed(x)
+        sums["loss"] += float(F.cross_entropy(logits.float(), y, reduction="sum"))
+        sums["correct"] += float((logits.argmax(1) == y).sum())
+        sums["n"] += y.shape[0]
+    return all_reduce_sums(sums, info)
+
+
+# --------------------------------------------------------------------------------------------
+# The run
+# --------------------------------------------------------------------------------------------
+
+
+def _write_json(path: Path, data: Any) -> None:
+    from reprogrammability.atomic import write_text_atomic
+
+    write_text_atomic(path, json.dumps(data, indent=2, sort_keys=True) + "\n")
+
+
+def _resume_path(output_dir: Path, resume: str | None) -> Path | None:
+    if resume is None:
+        return None
+    if resume == "auto":
+        candidate = output_dir / "last.pt"
+        return candidate if candidate.is_file() else None
+    return Path(resume)
+
+
+def _keep_metrics_until(path: Path, epoch: int) -> None:
+    """On resume, drop metric lines of epochs after the checkpoint (they will be redone)."""
+    if not path.is_file():
+        return
+    from reprogrammability.atomic import write_text_atomic
+
+    kept = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.strip() and json.loads(line).get("epoch", 0) <= epoch:
+            kept.append(line)
+    write_text_atomic(path, "".join(f"{line}\n" for line in kept))
+
+
+def train(
+    cfg: TrainConfig, info: DistInfo | None = None, resume: str | None = None
+) -> dict[str, Any]:
+    """Run the training described by ``cfg``; returns the summary (identical on every rank).
+
+    ``resume``: a checkpoint path, or ``"auto"`` for ``output_dir/last.pt`` when it exists.
+    """
+    info = info or DistInfo(device=torch.device(cfg.device if cfg.device != "auto" else "cpu"))
+    started = time.perf_counter()
+    torch.manual_seed(cfg.seed)
+    output_dir = Path(cfg.output_dir)
+    if cfg.amp != "none" and info.device.type != "cuda":
+        _log(info, f"note: amp={cfg.amp} needs CUDA; training in float32 on {info.device}")
+
+    splits = build_datasets(cfg.data, cfg.image_size, cfg.num_classes, seed=cfg.seed)
+    model = build_model(cfg)
+    reprogrammed = build_reprogrammed(cfg, model).to(info.device)
+    counts = reprogrammed.parameter_counts()
+    train_loader, sampler, val_loader = make_loaders(cfg, info, splits.train, splits.val)
+
+    params = reprogrammed.trainable_parameters()
+    optimizer = make_optimizer(cfg, params) if params else None
+    scheduler = make_scheduler(cfg, optimizer, len(train_loader)) if optimizer else None
+    scaler = torch.amp.GradScaler("cuda", enabled=info.device.type == "cuda" and cfg.amp == "fp16")
+    step_module: nn.Module = _Step(reprogrammed)
+    if info.enabled and params:
+        # No per-step buffer sync: the backbone's buffers never change (eval mode) and the label
+        # mappings are kept equal by gathering their statistics, so there is nothing to send.
+        step_module = nn.parallel.DistributedDataParallel(
+            step_module,
+            device_ids=[info.device.index] if info.device.type == "cuda" else None,
+            find_unused_parameters=False,
+            forward_sync_buffers=False,
+        )
+
+    start_epoch, best = 0, {"val_acc": -1.0, "epoch": 0}
+    ckpt_path = _resume_path(output_dir, resume)
+    if ckpt_path is not None:
+        state = load_checkpoint(ckpt_path)
+        reprogrammed.load_trainable_state_dict(state["trainable"])
+        if optimizer is not None and state.get("optimizer") is not None:
+            optimizer.load_state_dict(state["optimizer"])
+        if scheduler is not None and state.get("scheduler") is not None:
+            scheduler.load_state_dict(state["scheduler"])
+        if state.get("scaler"):
+            scaler.load_state_dict(state["scaler"])
+        start_epoch = int(state["epoch"])
+        best = dict(state.get("best") or best)
+        _log(info, f"resumed from {ckpt_path} after epoch {start_epoch}")
+    elif resume not in (None, "auto"):
+        raise FileNotFoundError(f"--resume {resume}: no such checkpoint")
+
+    if info.is_main:
+        output_dir.mkdir(parents=True, exist_ok=True)
+        _write_json(output_dir / "config.json", cfg.to_dict())
+        if start_epoch:
+            _keep_metrics_until(output_dir / "metrics.jsonl", start_epoch)
+        else:
+            (output_dir / "metrics.jsonl").unlink(missing_ok=True)
+    _log(
+        info,
+        f"{cfg.model} + {cfg.manipulation.name} + {cfg.alignment.name}: "
+        f"{counts['trainable']:,} trainable / {counts['frozen']:,} frozen parameters; "
+        f"{len(splits.train)} train / {len(splits.val)} val samples; "
+        f"world size {info.world_size} on {info.device}",
+    )
+
+    alignment = reprogrammed.alignment
+    if alignment.needs_statistics and start_epoch == 0:
+        seen = initialize_alignment(cfg, info, reprogrammed, train_loader)
+        _log(info, f"{cfg.alignment.name}: label mapping initialised from {seen} samples")
+
+    record: dict[str, Any] = {}
+    for epoch in range(start_epoch, cfg.epochs):
+        sampler.set_epoch(epoch)
+        t0 = time.perf_counter()
+        lr = optimizer.param_groups[0]["lr"] if optimizer is not None else 0.0  # at epoch start
+        tr = train_one_epoch(
+            cfg, info, step_module, reprogrammed, train_loader, optimizer, scheduler, scaler, epoch
+        )
+        va = evaluate(cfg, info, reprogrammed, val_loader)
+        seconds = time.perf_counter() - t0
+        record = {
+            "epoch": epoch + 1,
+            "train_loss": tr["loss"] / tr["n"],
+            "train_acc": tr["correct"] / tr["n"],
+            "val_loss": va["loss"] / va["n"],
+            "val_acc": va["correct"] / va["n"],
+            "seconds": round(seconds, 3),
+            "trainable_params": counts["trainable"],
+            "frozen_params": counts["frozen"],
+            "lr": lr,
+        }
+        improved = record["val_acc"] > best["val_acc"]
+        if improved:
+            best = {"val_acc": record["val_acc"], "epoch": epoch + 1}
+        if info.is_main:
+            with open(output_dir / "metrics.jsonl", "a", encoding="utf-8") as fh:
+                fh.write(json.dumps(record, sort_keys=True) + "\n")
+            payload = {
+                "trainable": reprogrammed.trainable_state_dict(),
+                "optimizer": optimizer.state_dict() if optimizer is not None else None,
+                "scheduler": scheduler.state_dict() if scheduler is not None else None,
+                "scaler": scaler.state_dict() if scaler.is_enabled() else None,
+                "epoch": epoch + 1,
+                "best": best,
+                "config": cfg.to_dict(),
+            }
+            save_checkpoint(output_dir / "last.pt", payload)
+            if improved:
+                save_checkpoint(output_dir / "best.pt", payload)
+        _log(
+            info,
+            f"epoch {epoch + 1}/{cfg.epochs}: train loss {record['train_loss']:.4f} "
+            f"acc {record['train_acc']:.4f} | val loss {record['val_loss']:.4f} "
+            f"acc {record['val_acc']:.4f} | {seconds:.1f}s",
+        )
+        barrier(info)
+
+    checksums = [_checksum(reprogrammed.trainable_state_dict())]
+    if info.enabled:
+        import torch.distributed as dist
+
+        gathered: list[Any] = [None] * info.world_size
+        dist.all_gather_object(gathered, checksums[0])
+        checksums = list(gathered)
+    last_ckpt = output_dir / "last.pt"
+    summary = {
+        "model": cfg.model,
+        "pretrained": cfg.pretrained,
+        "manipulation": cfg.manipulation.name,
+        "alignment": cfg.alignment.name,
+        "epochs": cfg.epochs,
+        "final": record,
+        "best_val_acc": best["val_acc"],
+        "best_epoch": best["epoch"],
+        "trainable_params": counts["trainable"],
+        "frozen_params": counts["frozen"],
+        "checkpoint_bytes": last_ckpt.stat().st_size
+        if info.is_main and last_ckpt.is_file()
+        else None,
+        "world_size": info.world_size,
+        "device": str(info.device),
+        "rank_checksums": checksums,
+        "ranks_agree": len(set(checksums)) == 1,
+        "wall_seconds": round(time.perf_counter() - started, 3),
+    }
+    summary = broadcast_object(summary, info)  # type: ignore[assignment]
+    if info.is_main:
+        _write_json(output_dir / "summary.json", summary)
+    return summary
+
+
+# --------------------------------------------------------------------------------------------
+# CLI
+# --------------------------------------------------------------------------------------------
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m reference.train",
+        description="Train a manipulation + alignment around a frozen timm model.",
+    )
+    parser.add_argument("--config", required=True, help="YAML config (see reference/configs/)")
+    parser.add_argument(
+        "--override",
+        action="append",
+        nargs="+",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override config keys, dotted for nesting (e.g. lr=0.01 data.train=x.pt)",
+    )
+    parser.add_argument(
+        "--resume",
+        nargs="?",
+        const="auto",
+        default=None,
+        metavar="CHECKPOINT",
+        help="resume from a checkpoint (default: output_dir/last.pt when it exists)",
+    )
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    overrides = [item for group in args.override for item in group]
+    try:
+        cfg = load_config(args.config, overrides)
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    info = init_distributed(cfg.device)
+    try:
+        train(cfg, info, resume=args.resume)
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except (DataError, FileNotFoundError, KeyError, ValueError) as exc:
+        message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
+        print(f"error: {message}", file=sys.stderr)
+        return 1
+    finally:
+        cleanup()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

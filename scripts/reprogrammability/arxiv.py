@@ -1,0 +1,415 @@
+"""A small, polite client for the arXiv Atom API (``export.arxiv.org/api/query``).
+
+``repro add``, ``repro refresh`` and the link checker all need the same three things from arXiv:
+turn whatever a contributor pasted (an id, a versioned id, an abs/pdf URL, an old-style
+``hep-th/9901001`` id) into one canonical id; fetch many records in few requests; and never hammer
+the service (arXiv asks for at most one request every three seconds and bans crawlers that do
+not). So ids are batched into ``id_list`` queries, every request in the process passes through one
+rate limiter, and transient failures (5xx, 429, timeouts, dropped connections) are retried with
+backoff that honours ``Retry-After``.
+
+The Atom feed is parsed with the standard library only. Three arXiv quirks are handled here so no
+caller has to know them: an unknown but well-formed id simply has no entry (-> ``None``); a
+malformed id makes arXiv answer with a single entry titled ``Error`` whose id is
+``http://arxiv.org/api/errors#...`` (and the whole batch is lost with it, so the offending id is
+dropped and the rest re-asked); and entry ids carry the version (``.../abs/2109.01134v2``) and,
+for pre-2007 papers, the archive (``.../abs/hep-th/9901001v1``).
+"""
+
+from __future__ import annotations
+
+import email.utils
+import re
+import threading
+import time
+import xml.etree.ElementTree as ET
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+DEFAULT_API_URL = "https://export.arxiv.org/api/query"
+USER_AGENT = "reprogrammability-curation/0.1 (+https://github.com/; repro add/refresh/links)"
+
+NS = {
+    "atom": "http://www.w3.org/2005/Atom",
+    "arxiv": "http://arxiv.org/schemas/atom",
+    "opensearch": "http://a9.com/-/spec/opensearch/1.1/",
+}
+
+# New-style ids (April 2007 on): YYMM.NNNN (to 2014) or YYMM.NNNNN (2015 on), optional vN.
+_NEW_ID = re.compile(r"(?P<base>(?P<yy>\d{2})(?P<mm>\d{2})\.\d{4,5})(?:v(?P<version>\d+))?")
+# Old-style ids: archive[.SUBJECT-CLASS]/YYMMNNN, e.g. hep-th/9901001, math.GT/0309136.
+# The subject class is dropped from the base id (arXiv canonicalises to math/0309136).
+_OLD_ID = re.compile(
+    r"(?P<archive>[a-z]+(?:-[a-z]+)*)(?P<subject>\.[A-Za-z]+(?:-[A-Za-z]+)?)?"
+    r"/(?P<number>(?P<yy>\d{2})(?P<mm>\d{2})\d{3})(?:v(?P<version>\d+))?"
+)
+_URL = re.compile(
+    r"^(?:https?://)?(?:www\.|export\.)?arxiv\.org/(?:abs|pdf|html|format)/(?P<rest>.+?)"
+    r"(?:\.pdf)?/?(?:[?#].*)?$",
+    re.IGNORECASE,
+)
+_ERROR_ID = "http://arxiv.org/api/errors"
+
+
+class ArxivError(RuntimeError):
+    """arXiv could not be asked or did not answer usably (after retries)."""
+
+
+@dataclass(frozen=True)
+class ArxivRecord:
+    """What the API says about one paper (the version it returned, usually the latest)."""
+
+    arxiv_id: str  #: base id without version, e.g. ``2109.01134`` or ``hep-th/9901001``
+    version: int  #: the version this record describes (the latest unless one was asked for)
+    title: str  #: whitespace collapsed
+    authors: tuple[str, ...]
+    published: str  #: ISO timestamp of v1
+    updated: str  #: ISO timestamp of this version
+    summary: str  #: abstract, whitespace collapsed
+    primary_category: str | None = None
+    categories: tuple[str, ...] = ()
+    doi: str | None = None
+    journal_ref: str | None = None
+    comment: str | None = None
+
+    @property
+    def year(self) -> int:
+        """Year of the first version, which is how the literature dates arXiv preprints."""
+        return int(self.published[:4])
+
+    @property
+    def versioned_id(self) -> str:
+        return f"{self.arxiv_id}v{self.version}"
+
+    @property
+    def abs_url(self) -> str:
+        """The canonical, version-free abstract page."""
+        return f"https://arxiv.org/abs/{self.arxiv_id}"
+
+    @property
+    def pdf_url(self) -> str:
+        return f"https://arxiv.org/pdf/{self.versioned_id}"
+
+
+class FetchResults(dict):
+    """``{requested id: ArxivRecord | None}`` plus ``errors``: ``{requested id: message}``.
+
+    A plain dict for callers that only need "found or not"; ``errors`` explains the ``None`` values
+    that are not merely unknown ids (malformed ids, in arXiv's own words).
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.errors: dict[str, str] = {}
+
+
+def normalize_id(text: str) -> tuple[str, int | None]:
+    """``(base id, version or None)`` for an arXiv id or arxiv.org URL in any common spelling.
+
+    Accepts ``2109.01134``, ``2109.01134v2``, ``arXiv:2109.01134``,
+    ``https://arxiv.org/abs/2109.01134v3``, ``https://arxiv.org/pdf/2109.01134v1.pdf``,
+    ``hep-th/9901001``, ``math.GT/0309136v1``, ``cs/0101001``. Raises ``ValueError`` naming the
+    input otherwise (``TypeError`` for a non-string). The version is an ``int`` (``v2`` -> 2).
+    """
+    if not isinstance(text, str):
+        raise TypeError(f"not an arXiv id: {text!r} (expected a string such as '2109.01134')")
+    raw = text.strip()
+    candidate = raw
+    m = _URL.match(candidate)
+    if m:
+        candidate = m.group("rest")
+    elif candidate.lower().startswith("arxiv:"):
+        candidate = candidate[6:].strip()
+    for pattern in (_NEW_ID, _OLD_ID):
+        m = pattern.fullmatch(candidate)
+        if m:
+            if not 1 <= int(m.group("mm")) <= 12:
+                raise ValueError(f"not an arXiv id: {raw!r} (month {m.group('mm')} in YYMM)")
+            # The subject class of old ids (math.GT/...) is cosmetic: arXiv's canonical id and
+            # the API's entry ids are archive/number, so that is what everything compares.
+            if pattern is _OLD_ID:
+                base = f"{m.group('archive')}/{m.group('number')}"
+            else:
+                base = m.group("base")
+            if pattern is _NEW_ID and int(m.group("yy") + m.group("mm")) < 704:
+                raise ValueError(f"not an arXiv id: {raw!r} (YYMM.NNNN ids start in 0704)")
+            if pattern is _NEW_ID and len(base.split(".")[1]) == 5 and int(m.group("yy")) < 15:
+                raise ValueError(f"not an arXiv id: {raw!r} (5-digit numbers start in 1501)")
+            version = m.group("version")
+            return base, int(version) if version else None
+    raise ValueError(
+        f"not an arXiv id: {raw!r} (expected e.g. 2109.01134, 2109.01134v2, hep-th/9901001 "
+        "or https://arxiv.org/abs/2109.01134)"
+    )
+
+
+class RateLimiter:
+    """At most one request per ``interval`` seconds, shared by every caller in the process.
+
+    The interval is passed per call (``fetch(min_interval=...)``) so tests can run unthrottled
+    while real use keeps arXiv's three seconds; the last request time is what is shared.
+    """
+
+    def __init__(
+        self,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._clock = clock
+        self._sleep = sleep
+        self._lock = threading.Lock()
+        self._last: float | None = None
+
+    def wait(self, interval: float) -> float:
+        """Block until a request may go out; returns the seconds slept."""
+        with self._lock:
+            now = self._clock()
+            slept = 0.0
+            if self._last is not None and interval > 0:
+                slept = max(0.0, self._last + interval - now)
+                if slept:
+                    self._sleep(slept)
+            self._last = self._clock()
+            return slept
+
+
+#: The process-wide limiter every ``fetch`` goes through.
+LIMITER = RateLimiter()
+
+
+def _text(el: ET.Element, path: str) -> str | None:
+    found = el.find(path, NS)
+    if found is None or found.text is None:
+        return None
+    value = " ".join(found.text.split())
+    return value or None
+
+
+def _parse_entry_id(entry_id: str) -> tuple[str, int | None]:
+    """``http://arxiv.org/abs/hep-th/9901001v1`` -> ``("hep-th/9901001", 1)``."""
+    m = re.search(r"arxiv\.org/abs/(.+)$", entry_id.strip())
+    if not m:
+        raise ValueError(f"unexpected entry id {entry_id!r}")
+    return normalize_id(m.group(1))
+
+
+@dataclass(frozen=True)
+class _Feed:
+    records: list[ArxivRecord]
+    errors: list[tuple[str, str]]  #: (error id fragment, arXiv's message)
+
+
+def parse_feed(xml_text: str | bytes) -> _Feed:
+    """Parse an API response into records and arXiv's ``Error`` entries."""
+    try:
+        root = ET.fromstring(xml_text)
+    except ET.ParseError as exc:
+        snippet = (xml_text if isinstance(xml_text, str) else xml_text.decode("utf-8", "replace"))
+        raise ArxivError(f"arXiv answered with something that is not an Atom feed ({exc}): "
+                         f"{snippet.strip()[:120]!r}") from None
+    if root.tag != f"{{{NS['atom']}}}feed":
+        raise ArxivError(f"arXiv answered with <{root.tag}>, not an Atom <feed>")
+    records: list[ArxivRecord] = []
+    errors: list[tuple[str, str]] = []
+    for entry in root.findall("atom:entry", NS):
+        entry_id = _text(entry, "atom:id") or ""
+        title = _text(entry, "atom:title")
+        if entry_id.startswith(_ERROR_ID) or (title == "Error" and "/api/errors" in entry_id):
+            fragment = entry_id.partition("#")[2]
+            message = _text(entry, "atom:summary") or fragment.replace("_", " ") or "error"
+            errors.append((fragment, message))
+            continue
+        if not entry_id or not title:
+            # Older API versions answered unknown ids with an entry that has no title; that is
+            # the same fact as an absent entry: arXiv has no such paper.
+            continue
+        base, version = _parse_entry_id(entry_id)
+        published = _text(entry, "atom:published") or ""
+        primary = entry.find("arxiv:primary_category", NS)
+        records.append(
+            ArxivRecord(
+                arxiv_id=base,
+                version=version or 1,
+                title=title,
+                authors=tuple(
+                    n for a in entry.findall("atom:author", NS) if (n := _text(a, "atom:name"))
+                ),
+                published=published,
+                updated=_text(entry, "atom:updated") or published,
+                summary=_text(entry, "atom:summary") or "",
+                primary_category=primary.get("term") if primary is not None else None,
+                categories=tuple(
+                    t for c in entry.findall("atom:category", NS) if (t := c.get("term"))
+                ),
+                doi=_text(entry, "arxiv:doi"),
+                journal_ref=_text(entry, "arxiv:journal_ref"),
+                comment=_text(entry, "arxiv:comment"),
+            )
+        )
+    return _Feed(records, errors)
+
+
+def _retry_after(value: str | None) -> float | None:
+    """Seconds from a ``Retry-After`` header (delta-seconds or an HTTP date)."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+def _get(
+    session,
+    api_url: str,
+    params: dict[str, str],
+    *,
+    min_interval: float,
+    retries: int,
+    timeout: float,
+    backoff: float,
+    max_wait: float,
+    limiter: RateLimiter,
+) -> tuple[int, str]:
+    """One logical GET with retries; returns (status, body) of the final answer."""
+    import requests
+
+    attempt = 0
+    while True:
+        limiter.wait(min_interval)
+        wait: float | None = None
+        try:
+            resp = session.get(
+                api_url, params=params, timeout=timeout, headers={"User-Agent": USER_AGENT}
+            )
+        except (requests.Timeout, requests.ConnectionError) as exc:
+            problem = f"{type(exc).__name__}: {exc}"
+        else:
+            throttled = resp.text[:64].strip().startswith("Rate exceeded")
+            if resp.status_code < 500 and resp.status_code != 429 and not throttled:
+                return resp.status_code, resp.text
+            problem = f"HTTP {resp.status_code} {resp.reason or ''}".strip()
+            if throttled:  # arXiv's throttle is a bare text body, whatever the status
+                problem += " (Rate exceeded.)"
+            wait = _retry_after(resp.headers.get("Retry-After"))
+        if attempt >= retries:
+            tries = f"{attempt + 1} attempt{'s' if attempt else ''}"
+            raise ArxivError(f"arXiv API at {api_url} failed after {tries}: {problem}")
+        if wait is None:
+            wait = backoff * (2**attempt)
+        time.sleep(min(wait, max_wait))
+        attempt += 1
+
+
+def _match(requested: list[tuple[str, int | None]], records: list[ArxivRecord]):
+    """Pair each requested (base, version) with the record arXiv returned for it, if any."""
+    by_base: dict[str, list[ArxivRecord]] = {}
+    for r in records:
+        by_base.setdefault(r.arxiv_id, []).append(r)
+    out: dict[tuple[str, int | None], ArxivRecord | None] = {}
+    for base, version in requested:
+        candidates = by_base.get(base, [])
+        if version is not None:
+            exact = [r for r in candidates if r.version == version]
+            candidates = exact
+        out[(base, version)] = max(candidates, key=lambda r: r.version) if candidates else None
+    return out
+
+
+def _query_id(base: str, version: int | None) -> str:
+    return f"{base}v{version}" if version else base
+
+
+def fetch(
+    ids: Iterable[str],
+    *,
+    api_url: str = DEFAULT_API_URL,
+    session=None,
+    batch_size: int = 100,
+    min_interval: float = 3.0,
+    retries: int = 3,
+    timeout: float = 30,
+    backoff: float = 3.0,
+    max_wait: float = 120.0,
+    limiter: RateLimiter | None = None,
+) -> FetchResults:
+    """Fetch arXiv records for ``ids`` (any spelling ``normalize_id`` accepts), batched.
+
+    Returns ``{id as given: ArxivRecord | None}``; ``None`` means arXiv has no such paper, or (see
+    ``.errors``) that the id was malformed, locally or in arXiv's judgement. A versioned id gets
+    that version's record; an unversioned one the latest. Raises ``ArxivError`` only when the
+    service itself cannot be reached or keeps failing after ``retries`` retries.
+    """
+    import requests
+
+    if batch_size < 1:
+        raise ValueError("batch_size must be at least 1")
+    limiter = LIMITER if limiter is None else limiter
+    own_session = session is None
+    session = requests.Session() if own_session else session
+    results = FetchResults()
+    wanted: dict[tuple[str, int | None], list[str]] = {}
+    for given in ids:
+        if given in results:
+            continue
+        results[given] = None
+        try:
+            key = normalize_id(given)
+        except ValueError as exc:
+            results.errors[given] = str(exc)
+            continue
+        wanted.setdefault(key, []).append(given)
+
+    pending = list(wanted)
+    try:
+        while pending:
+            batch, pending = pending[:batch_size], pending[batch_size:]
+            while batch:
+                query = [_query_id(b, v) for b, v in batch]
+                status, body = _get(
+                    session, api_url, {"id_list": ",".join(query), "max_results": str(len(batch))},
+                    min_interval=min_interval, retries=retries, timeout=timeout,
+                    backoff=backoff, max_wait=max_wait, limiter=limiter,
+                )
+                if status >= 400 and "<feed" not in body:
+                    raise ArxivError(f"arXiv API at {api_url} answered HTTP {status}: "
+                                     f"{body.strip()[:120]!r}")
+                feed = parse_feed(body)
+                if feed.errors:
+                    batch = _drop_rejected(batch, query, feed.errors, wanted, results)
+                    continue  # ask again for the ids arXiv did not object to
+                for key, record in _match(batch, feed.records).items():
+                    for given in wanted[key]:
+                        results[given] = record
+                batch = []
+    finally:
+        if own_session:
+            session.close()
+    return results
+
+
+def _drop_rejected(batch, query, errors, wanted, results):
+    """Attribute arXiv's error entries to ids in the batch; return the ids still worth asking.
+
+    arXiv answers a batch containing one malformed id with nothing but the error, which names the
+    id (``#incorrect_id_format_for_1234.5678``, summary ``incorrect id format for 1234.5678``). If
+    no id can be identified the whole batch is marked, so the loop always terminates.
+    """
+    rejected: set[int] = set()
+    for fragment, message in errors:
+        for i, q in enumerate(query):
+            if message.endswith(" " + q) or fragment.endswith("_" + q) or f" {q} " in f" {message} ":
+                rejected.add(i)
+                for given in wanted[batch[i]]:
+                    results.errors[given] = message
+    if not rejected:
+        message = "; ".join(m for _, m in errors)
+        for key in batch:
+            for given in wanted[key]:
+                results.errors[given] = message
+        return []
+    return [key for i, key in enumerate(batch) if i not in rejected]
