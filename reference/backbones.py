@@ -22,7 +22,8 @@ manipulation's hooks at the right places (see ``core.py``):
 from __future__ import annotations
 
 import contextlib
-from typing import Any, Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -47,7 +48,9 @@ def _pair(size: int | Sequence[int]) -> tuple[int, int]:
 
 def is_text_model(model: nn.Module) -> bool:
     """A Hugging Face ``transformers`` model (recognised without importing transformers)."""
-    return type(model).__module__.startswith("transformers.") and hasattr(model, "get_input_embeddings")
+    return type(model).__module__.startswith("transformers.") and hasattr(
+        model, "get_input_embeddings"
+    )
 
 
 def is_timm_vit(model: nn.Module) -> bool:
@@ -78,6 +81,23 @@ class Adapter(nn.Module):
     def num_source(self) -> int:
         """Number of source logits the model produces (classes, or vocabulary size)."""
         raise NotImplementedError
+
+    @property
+    def device(self) -> torch.device:
+        """Where the model's weights live (CPU for a model without parameters)."""
+        p = next(self.model.parameters(), None)
+        return p.device if p is not None else torch.device("cpu")
+
+    def to_device(self, x: Any) -> Any:
+        """Move an input (tensor, mapping of tensors, ``TokenBatch``) to the model's device."""
+        device = self.device
+        if isinstance(x, Tensor):
+            return x.to(device)
+        if isinstance(x, TokenBatch):
+            return TokenBatch(**{k: None if v is None else v.to(device) for k, v in vars(x).items()})
+        if hasattr(x, "keys"):
+            return {k: v.to(device) if isinstance(v, Tensor) else v for k, v in x.items()}
+        return x
 
     def run(self, x: Any, manipulation: Manipulation) -> Tensor:
         """Source logits of the model on the manipulated input."""
@@ -159,7 +179,9 @@ class ImageAdapter(Adapter):
     def fit(self, x: Tensor) -> Tensor:
         """Resize to the source resolution when the manipulation left another size."""
         if x.dim() != 4:
-            raise ValueError(f"image backbone: expected images (B, C, H, W), got shape {tuple(x.shape)}")
+            raise ValueError(
+                f"image backbone: expected images (B, C, H, W), got shape {tuple(x.shape)}"
+            )
         if tuple(x.shape[-2:]) != self.input_size:
             x = F.interpolate(x, size=self.input_size, mode=self.interpolation, align_corners=False)
         return x
@@ -214,7 +236,9 @@ class ViTAdapter(ImageAdapter):
         m = self.model
         b, n, _ = tokens.shape
         if n > self.num_patches:
-            raise ValueError(f"ViT backbone: {n} patch tokens exceed the model's {self.num_patches}")
+            raise ValueError(
+                f"ViT backbone: {n} patch tokens exceed the model's {self.num_patches}"
+            )
         prefix = []
         if m.cls_token is not None:
             prefix.append(m.cls_token.expand(b, -1, -1))
@@ -267,7 +291,7 @@ class ViTAdapter(ImageAdapter):
     @torch.no_grad()
     def hidden_states(self, x: Tensor) -> list[Tensor]:
         capture = _Capture(self)
-        tokens = self.embed(self.normalize(self.fit(x)))
+        tokens = self.embed(self.normalize(self.fit(self.to_device(x))))
         for i, block in enumerate(self.model.blocks):
             tokens = block(capture.before_block(i, tokens))
         return capture.states
@@ -327,7 +351,9 @@ class TextAdapter(Adapter):
         name = type(model).__name__
         self.is_masked_lm = "MaskedLM" in name
         self.is_classifier = "ForSequenceClassification" in name
-        self.mask_token_id = mask_token_id if mask_token_id is not None else getattr(config, "mask_token_id", None)
+        self.mask_token_id = (
+            mask_token_id if mask_token_id is not None else getattr(config, "mask_token_id", None)
+        )
         self._use_cache = hasattr(config, "use_cache") and not self.is_masked_lm
 
     @property
@@ -366,10 +392,14 @@ class TextAdapter(Adapter):
                     "(adapter_kwargs={'mask_token_id': tokenizer.mask_token_id}) or an answer_index"
                 )
             if batch.input_ids is None:
-                raise ValueError("masked LM: inputs given as embeddings need an explicit answer_index")
+                raise ValueError(
+                    "masked LM: inputs given as embeddings need an explicit answer_index"
+                )
             hits = batch.input_ids == self.mask_token_id
             if not bool(hits.any(dim=1).all()):
-                raise ValueError(f"masked LM: every sequence needs a [MASK] token (id {self.mask_token_id})")
+                raise ValueError(
+                    f"masked LM: every sequence needs a [MASK] token (id {self.mask_token_id})"
+                )
             return hits.int().argmax(dim=1)
         mask = batch.mask()
         length = mask.shape[1]
@@ -404,14 +434,18 @@ class TextAdapter(Adapter):
         # result, exactly as on the ViT path where the adapter calls the hooks itself.
         try:
             for i, layer in enumerate(self.layers):
-                handles.append(layer.register_forward_pre_hook(pre(i), with_kwargs=True, prepend=True))
+                handles.append(
+                    layer.register_forward_pre_hook(pre(i), with_kwargs=True, prepend=True)
+                )
                 handles.append(layer.register_forward_hook(post(i), with_kwargs=True, prepend=True))
             yield
         finally:
             for h in handles:
                 h.remove()
 
-    def forward_embeddings(self, embeds: Tensor, mask: Tensor, manipulation: Manipulation) -> Tensor:
+    def forward_embeddings(
+        self, embeds: Tensor, mask: Tensor, manipulation: Manipulation
+    ) -> Tensor:
         """Run the model on embeddings; returns its logits (``(B, L, V)`` or ``(B, C)``)."""
         kwargs: dict[str, Any] = {"inputs_embeds": embeds, "attention_mask": mask}
         if self._use_cache:
@@ -451,7 +485,7 @@ class TextAdapter(Adapter):
     @torch.no_grad()
     def hidden_states(self, x: Any) -> list[Tensor]:
         capture = _Capture(self)
-        batch = TokenBatch.coerce(x)
+        batch = TokenBatch.coerce(self.to_device(TokenBatch.coerce(x)))
         self.forward_embeddings(self.embed(batch), batch.mask(), capture)
         return capture.states
 

@@ -24,13 +24,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Any, Callable, ClassVar
+from typing import Any, ClassVar
 
 import torch
-from torch import Tensor, nn
-
 from reprogrammability import taxonomy
+from torch import Tensor, nn
 
 Cell = taxonomy.Cell
 """A manipulation cell (λ, ℓ, τ); the values come from ``reprogrammability.taxonomy``."""
@@ -56,7 +56,7 @@ class TokenBatch:
     answer_index: Tensor | None = None
 
     @classmethod
-    def coerce(cls, x: Any) -> "TokenBatch":
+    def coerce(cls, x: Any) -> TokenBatch:
         """Accept a ``TokenBatch``, a tensor of token ids, or a mapping such as a tokenizer's output."""
         if isinstance(x, TokenBatch):
             return x
@@ -67,7 +67,7 @@ class TokenBatch:
                     "manipulations that map raw target inputs (e.g. reprogramming layers) accept them"
                 )
             return cls(input_ids=x)
-        if hasattr(x, "keys") and ("input_ids" in x.keys() or "inputs_embeds" in x.keys()):
+        if hasattr(x, "keys") and ("input_ids" in x or "inputs_embeds" in x):
             return cls(
                 input_ids=x.get("input_ids"),
                 attention_mask=x.get("attention_mask"),
@@ -101,7 +101,7 @@ class TokenBatch:
         assert t is not None
         return torch.ones(t.shape[:2], dtype=torch.long, device=t.device)
 
-    def replace(self, **changes: Any) -> "TokenBatch":
+    def replace(self, **changes: Any) -> TokenBatch:
         return replace(self, **changes)
 
 
@@ -255,7 +255,7 @@ class Reprogrammed(nn.Module):
     def model(self) -> nn.Module:
         return self.adapter.model
 
-    def train(self, mode: bool = True) -> "Reprogrammed":
+    def train(self, mode: bool = True) -> Reprogrammed:
         super().train(mode)
         self.adapter.train(False)
         return self
@@ -279,7 +279,10 @@ class Reprogrammed(nn.Module):
     def trainable_state_dict(self) -> dict[str, Tensor]:
         """Manipulation and alignment parameters and buffers (e.g. label mappings), never the model."""
         state: dict[str, Tensor] = {}
-        for prefix, module in (("manipulation.", self.manipulation), ("alignment.", self.alignment)):
+        for prefix, module in (
+            ("manipulation.", self.manipulation),
+            ("alignment.", self.alignment),
+        ):
             for key, value in module.state_dict().items():
                 state[prefix + key] = value
         return state

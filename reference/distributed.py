@@ -31,6 +31,8 @@ class DistInfo:
     world_size: int = 1
     local_rank: int = 0
     device: torch.device = field(default_factory=lambda: torch.device("cpu"))
+    #: Print progress lines (rank 0 only); experiments running many short trainings turn it off.
+    verbose: bool = True
 
     @property
     def is_main(self) -> bool:

@@ -16,11 +16,11 @@ and never imports ``transformers``.
 from __future__ import annotations
 
 import importlib
-from typing import Any, Callable, TypeVar
-
-from torch import nn
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from reprogrammability import taxonomy
+from torch import nn
 
 from .core import MODALITIES, Alignment, Cell, Manipulation, Reprogrammed
 
@@ -40,7 +40,9 @@ A = TypeVar("A", bound=type[Alignment])
 def _check_modalities(owner: str, modalities: tuple[str, ...]) -> None:
     for m in modalities:
         if m not in MODALITIES:
-            raise ValueError(f"{owner}: unknown modality {m!r}; expected one of {', '.join(MODALITIES)}")
+            raise ValueError(
+                f"{owner}: unknown modality {m!r}; expected one of {', '.join(MODALITIES)}"
+            )
 
 
 def _check_cell(owner: str, cell: Any) -> Cell:
@@ -66,7 +68,9 @@ def register_manipulation(name: str, *, default_for: tuple[str, ...] = ()) -> Ca
         cell = _check_cell(owner, getattr(cls, "cell", None))
         _check_modalities(owner, tuple(cls.modalities) + tuple(default_for))
         if name in _MANIPULATIONS and _MANIPULATIONS[name] is not cls:
-            raise ValueError(f"{owner}: name already registered by {_MANIPULATIONS[name].__qualname__}")
+            raise ValueError(
+                f"{owner}: name already registered by {_MANIPULATIONS[name].__qualname__}"
+            )
         for modality in default_for:
             if modality not in cls.modalities:
                 raise ValueError(f"{owner}: default_for {modality!r} but it does not support it")
@@ -95,11 +99,15 @@ def register_alignment(name: str, *, default_for: tuple[str, ...] = ()) -> Calla
             )
         _check_modalities(owner, tuple(cls.modalities) + tuple(default_for))
         if name in _ALIGNMENTS and _ALIGNMENTS[name] is not cls:
-            raise ValueError(f"{owner}: name already registered by {_ALIGNMENTS[name].__qualname__}")
+            raise ValueError(
+                f"{owner}: name already registered by {_ALIGNMENTS[name].__qualname__}"
+            )
         for modality in default_for:
             other = _DEFAULT_ALIGNMENTS.get((kind, modality))
             if other is not None and other != name:
-                raise ValueError(f"{owner}: {modality} default of {kind} already claimed by {other!r}")
+                raise ValueError(
+                    f"{owner}: {modality} default of {kind} already claimed by {other!r}"
+                )
             _DEFAULT_ALIGNMENTS[(kind, modality)] = name
         _ALIGNMENTS[name] = cls
         return cls
@@ -112,13 +120,13 @@ def _load() -> None:
     global _LOADED
     if _LOADED:
         return
-    _LOADED = True
     for package in _IMPLEMENTATION_PACKAGES:
         try:
             importlib.import_module(package)
         except ModuleNotFoundError as exc:
             if exc.name != package:
                 raise
+    _LOADED = True  # only once everything imported: a broken package fails every query, loudly
 
 
 def list_manipulations(cell: Cell | None = None) -> list[str]:
@@ -234,7 +242,9 @@ def build(
     allowed = {"manipulation_kwargs", "alignment_kwargs", "adapter_kwargs"}
     unknown = sorted(set(kwargs) - allowed)
     if unknown:
-        raise TypeError(f"build: unexpected keyword(s) {', '.join(unknown)}; use {', '.join(sorted(allowed))}")
+        raise TypeError(
+            f"build: unexpected keyword(s) {', '.join(unknown)}; use {', '.join(sorted(allowed))}"
+        )
     adapter = adapt(model, **(kwargs.get("adapter_kwargs") or {}))
     manip = create_manipulation(manipulation, adapter, **(kwargs.get("manipulation_kwargs") or {}))
     align = create_alignment(

@@ -47,6 +47,7 @@ from .distributed import (
     cleanup,
     gather,
     init_distributed,
+    resolve_device,
 )
 
 AMP_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
@@ -234,7 +235,7 @@ def _checksum(state: dict[str, Tensor]) -> str:
 
 
 def _log(info: DistInfo, message: str) -> None:
-    if info.is_main:
+    if info.is_main and info.verbose:
         print(message, flush=True)
 
 
@@ -290,7 +291,7 @@ def train_one_epoch(
     bar = tqdm(
         loader,
         desc=f"epoch {epoch + 1}/{cfg.epochs}",
-        disable=None if info.is_main else True,  # None: only on a terminal
+        disable=None if info.is_main and info.verbose else True,  # None: only on a terminal
         leave=False,
         dynamic_ncols=True,
     )
@@ -382,7 +383,7 @@ def train(
 
     ``resume``: a checkpoint path, or ``"auto"`` for ``output_dir/last.pt`` when it exists.
     """
-    info = info or DistInfo(device=torch.device(cfg.device if cfg.device != "auto" else "cpu"))
+    info = info or DistInfo(device=resolve_device(cfg.device))
     started = time.perf_counter()
     torch.manual_seed(cfg.seed)
     output_dir = Path(cfg.output_dir)

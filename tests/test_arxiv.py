@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import socket
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -190,16 +191,32 @@ def test_fetch_with_nothing_valid_sends_nothing():
     assert server.requests == [] and got == {"nope": None}
 
 
+class _RecordingSession(requests.Session):
+    """Notes when each request leaves the client: the moment the rate limiter controls."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sent: list[float] = []
+
+    def get(self, *args, **kwargs):  # type: ignore[override]
+        self.sent.append(time.monotonic())
+        return super().get(*args, **kwargs)
+
+
 def test_rate_limiter_spaces_requests_within_and_across_calls():
     limiter = RateLimiter()
-    with FakeArxiv().start() as server:
+    interval = 0.25
+    with FakeArxiv().start() as server, _RecordingSession() as session:
         quick(server.url, ids=["1806.11146", "2109.01134", "2104.08691"], batch_size=1,
-              min_interval=0.2, limiter=limiter)
-        quick(server.url, ids=["2203.12119"], min_interval=0.2, limiter=limiter)
-    times = [r.when for r in server.requests]
-    assert len(times) == 4
-    gaps = [b - a for a, b in itertools.pairwise(times)]
-    assert min(gaps) >= 0.19, gaps
+              min_interval=interval, limiter=limiter, session=session)
+        quick(server.url, ids=["2203.12119"], min_interval=interval, limiter=limiter,
+              session=session)
+    assert len(server.requests) == 4
+    sent = [b - a for a, b in itertools.pairwise(session.sent)]
+    assert min(sent) >= interval - 0.01, sent  # (the clock is read just after the wait)
+    # Seen from the server the spacing holds too, give or take network jitter.
+    seen = [b.when - a.when for a, b in itertools.pairwise(server.requests)]
+    assert min(seen) >= interval - 0.1, seen
 
 
 def test_rate_limiter_with_a_fake_clock():

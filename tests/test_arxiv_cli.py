@@ -17,6 +17,16 @@ from fake_arxiv import FakeArxiv
 
 pytestmark = pytest.mark.network
 
+#: What every appended entry ends with: the taxonomy left to fill in.
+FILL_IN_LINES = (
+    "    paradigm: []       # fill in: model reprogramming | prompt tuning | "
+    "prompt instruction\n"
+    "    configuration: []  # fill in: learnable | fixed\n"
+    "    location: []       # fill in: input | embedding | hidden\n"
+    "    operator: []       # fill in: additive | concatenative | parametric\n"
+    "    alignment: []      # fill in: identity | rule-based | linear | statistical\n"
+)
+
 
 @pytest.fixture
 def db(tmp_path: Path) -> Path:
@@ -70,11 +80,7 @@ def test_add_appends_complete_entries_and_leaves_the_rest_byte_identical(server,
         "    arxiv: \"hep-th/9901001\"\n"
         "    doi: 10.1016/S0370-2693(99)00043-5\n"
         "    url: https://arxiv.org/abs/hep-th/9901001\n"
-        "    paradigm: []       # fill in: model reprogramming | prompt tuning | prompt instruction\n"
-        "    configuration: []  # fill in: learnable | fixed\n"
-        "    location: []       # fill in: input | embedding | hidden\n"
-        "    operator: []       # fill in: additive | concatenative | parametric\n"
-        "    alignment: []      # fill in: identity | rule-based | linear | statistical\n"
+        + FILL_IN_LINES
     )
 
 
@@ -151,8 +157,21 @@ def test_add_refuses_duplicates_ignoring_version_and_spelling(server, db, capsys
 def test_add_same_id_twice_on_the_command_line(server, tmp_path, capsys):
     fresh = tmp_path / "p.yaml"
     fresh.write_text("papers:\n", encoding="utf-8")
-    assert add(server, fresh, "2203.12119", "2203.12119v2") == 1
-    assert "given twice" in capsys.readouterr().err
+    assert add(server, fresh, "2203.12119", "2203.12119v2") == 0
+    assert "given twice; adding it once" in capsys.readouterr().err
+    assert fresh.read_text(encoding="utf-8").count("- title:") == 1
+
+
+def test_add_refuses_the_same_paper_under_two_ids_in_one_run(tmp_path, capsys):
+    from fake_arxiv import load_entries
+
+    entries = load_entries()
+    entries["2301.12345"] = entries["2203.12119"].replace("2203.12119", "2301.12345")
+    fresh = tmp_path / "p.yaml"
+    fresh.write_text("papers:\n", encoding="utf-8")
+    with FakeArxiv(entries=entries).start() as server:
+        assert add(server, fresh, "2203.12119", "2301.12345") == 1
+    assert "same paper as arXiv 2203.12119" in capsys.readouterr().err
     assert fresh.read_text(encoding="utf-8").count("- title:") == 1
 
 

@@ -27,6 +27,16 @@ HERE = Path(__file__).parent
 BIB = HERE / "fixtures" / "bib"
 DB = HERE / "fixtures" / "arxiv" / "papers_commented.yaml"
 
+#: What every appended entry ends with: the taxonomy left to fill in.
+FILL_IN_LINES = (
+    "    paradigm: []       # fill in: model reprogramming | prompt tuning | "
+    "prompt instruction\n"
+    "    configuration: []  # fill in: learnable | fixed\n"
+    "    location: []       # fill in: input | embedding | hidden\n"
+    "    operator: []       # fill in: additive | concatenative | parametric\n"
+    "    alignment: []      # fill in: identity | rule-based | linear | statistical\n"
+)
+
 
 def paper(title="Adversarial Reprogramming of Neural Networks", authors=("Gamaleldin F. Elsayed",),
           year=2019, venue="ICLR", **kw) -> Paper:
@@ -242,23 +252,15 @@ def test_import_google_scholar_style(db, capsys):
         "    venue: arXiv\n"
         "    arxiv: \"2203.17274\"\n"
         "    url: https://arxiv.org/abs/2203.17274\n"
-        "    paradigm: []       # fill in: model reprogramming | prompt tuning | prompt instruction\n"
-        "    configuration: []  # fill in: learnable | fixed\n"
-        "    location: []       # fill in: input | embedding | hidden\n"
-        "    operator: []       # fill in: additive | concatenative | parametric\n"
-        "    alignment: []      # fill in: identity | rule-based | linear | statistical\n"
-        "\n"
+        + FILL_IN_LINES
+        + "\n"
         "  - title: \"Schöne Neue Welt: CLIP prompts & Übersetzungen\"\n"
         "    authors: [Jörg Müller, Renée Kałuża, The OpenPrompt Team]\n"
         "    year: 2023\n"
         "    venue: Pattern Recognition\n"
         "    doi: 10.1016/j.patcog.2023.109999\n"
         "    url: https://doi.org/10.1016/j.patcog.2023.109999\n"
-        "    paradigm: []       # fill in: model reprogramming | prompt tuning | prompt instruction\n"
-        "    configuration: []  # fill in: learnable | fixed\n"
-        "    location: []       # fill in: input | embedding | hidden\n"
-        "    operator: []       # fill in: additive | concatenative | parametric\n"
-        "    alignment: []      # fill in: identity | rule-based | linear | statistical\n"
+        + FILL_IN_LINES
     )
     # The old entries still validate; the new ones fail only on the fields left to fill in.
     result = load(db)

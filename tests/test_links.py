@@ -256,6 +256,7 @@ def test_codes_and_durations():
         ["--base", "HEAD"],
         ["--changed-only"],
         ["--timeout", "soon"],
+        ["--read-timeout", "0"],
         ["--concurrency", "0"],
         ["no/such/file.md"],
         ["--config", "no-such.toml"],

@@ -644,6 +644,7 @@ def test_command_exit_0_with_only_warnings(app, tmp_path, capsys):
     assert "README.md:1: " + app.url("/wall") + ": needs human: HTTP 403" in stdout
     md = out_md.read_text()
     assert "No dead links." in md and "## Needs a human" in md and "## Permanently redirected" in md
+    assert f"to `{app.url('/new')}`" in md  # a server-chosen address is shown inert, as code
 
 
 def test_command_refuses_private_addresses_by_default(app, tmp_path, capsys):

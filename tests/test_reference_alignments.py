@@ -26,6 +26,8 @@ from reference.alignments import (
     normalize_answer,
     topk_probability_matrix,
 )
+from reference.backbones import adapt
+from reference.core import Manipulation, Reprogrammed
 
 S, T = 6, 3
 
@@ -603,3 +605,47 @@ def test_answer_extractor_custom_pattern_and_no_answer():
 )
 def test_normalize_answer(raw, expected):
     assert normalize_answer(raw) == expected
+
+
+class _Shift(Manipulation):
+    """A local learnable additive input manipulation, so this file does not depend on the
+    manipulation package."""
+
+    cell = ("learnable", "input", "additive")
+
+    def __init__(self, adapter) -> None:
+        super().__init__(adapter)
+        self.delta = torch.nn.Parameter(torch.zeros(1, 3, 8, 8))
+
+    def transform_input(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.delta
+
+
+def _reprogrammed(alignment_name: str, **kwargs) -> Reprogrammed:
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3 * 8 * 8, S)).eval()
+    adapter = adapt(model, input_size=8)
+    alignment = registry.create_alignment(alignment_name, S, T, **kwargs)
+    return Reprogrammed(model, _Shift(adapter), alignment, adapter=adapter)
+
+
+@pytest.mark.parametrize("name", ["rlm", "flm", "ilm", "blm", "blm+"])
+def test_label_mappings_travel_in_the_trainable_state_dict(name):
+    reprogrammed = _reprogrammed(name)
+    x = torch.rand(12, 3, 8, 8, generator=torch.Generator().manual_seed(1))
+    y = torch.arange(12) % T
+    with torch.no_grad():
+        source = reprogrammed.source_logits(x)
+    reprogrammed.alignment.initialize(source, y)
+    reprogrammed.alignment.observe(source, y)
+    reprogrammed.alignment.refresh()
+    state = reprogrammed.trainable_state_dict()
+    buffer = "alignment.omega" if name.startswith("blm") else "alignment.mapping"
+    assert buffer in state
+    assert not any(k.endswith(("counts", "num_observed")) for k in state)
+    assert not any(k.startswith(("model", "adapter")) for k in state)
+
+    fresh = _reprogrammed(name, seed=5) if name == "rlm" else _reprogrammed(name)
+    fresh.load_trainable_state_dict(state)
+    assert torch.equal(fresh.alignment.state_dict()[buffer.split(".", 1)[1]], state[buffer])
+    assert torch.equal(fresh(x), reprogrammed(x))

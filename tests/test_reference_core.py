@@ -11,12 +11,12 @@ from typing import Any
 
 import pytest
 import torch
+from reprogrammability import taxonomy
 from torch import nn
 
 import reference
 from reference import Alignment, Manipulation, Reprogrammed, TokenBatch, adapt, registry
 from reference.backbones import ImageAdapter, TextAdapter, ViTAdapter, find_layers
-from reprogrammability import taxonomy
 
 VOCAB = 100
 MASK_ID = 3
@@ -79,7 +79,14 @@ class Prepend(Manipulation):
 def vit(**overrides: Any) -> nn.Module:
     import timm
 
-    kwargs = dict(img_size=32, patch_size=8, depth=2, embed_dim=32, num_heads=2, num_classes=10)
+    kwargs = {
+        "img_size": 32,
+        "patch_size": 8,
+        "depth": 2,
+        "embed_dim": 32,
+        "num_heads": 2,
+        "num_classes": 10,
+    }
     kwargs.update(overrides)
     torch.manual_seed(0)
     return timm.create_model("vit_tiny_patch16_224", pretrained=False, **kwargs).eval()
@@ -90,8 +97,15 @@ def gpt2() -> nn.Module:
     import transformers
 
     torch.manual_seed(0)
-    cfg = transformers.GPT2Config(vocab_size=VOCAB, n_embd=32, n_layer=2, n_head=2, n_positions=64,
-                                  bos_token_id=1, eos_token_id=2)
+    cfg = transformers.GPT2Config(
+        vocab_size=VOCAB,
+        n_embd=32,
+        n_layer=2,
+        n_head=2,
+        n_positions=64,
+        bos_token_id=1,
+        eos_token_id=2,
+    )
     return transformers.GPT2LMHeadModel(cfg).eval()
 
 
@@ -100,8 +114,13 @@ def bert() -> nn.Module:
     import transformers
 
     torch.manual_seed(0)
-    cfg = transformers.BertConfig(vocab_size=VOCAB, hidden_size=32, num_hidden_layers=2,
-                                  num_attention_heads=2, intermediate_size=64)
+    cfg = transformers.BertConfig(
+        vocab_size=VOCAB,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+    )
     return transformers.BertForMaskedLM(cfg).eval()
 
 
@@ -168,7 +187,9 @@ def test_vit_inserted_tokens_dropped_before_head(pool, monkeypatch):
     m = Prepend(adapter, k=3)
     widths = []
     real_head = model.forward_head
-    monkeypatch.setattr(model, "forward_head", lambda t, **kw: (widths.append(t.shape[1]), real_head(t, **kw))[1])
+    monkeypatch.setattr(
+        model, "forward_head", lambda t, **kw: (widths.append(t.shape[1]), real_head(t, **kw))[1]
+    )
     out = adapter.run(torch.rand(2, 3, 32, 32), m)
     assert out.shape == (2, 10)
     n = model.num_prefix_tokens + model.patch_embed.num_patches
@@ -190,8 +211,12 @@ def test_image_adapter_resizes_and_rejects_token_manipulations():
     model = timm.create_model("resnet18", num_classes=5).eval()
     adapter = adapt(model, input_size=32)
     x = torch.rand(2, 3, 20, 20)
-    resized = torch.nn.functional.interpolate(x, size=(32, 32), mode="bilinear", align_corners=False)
-    torch.testing.assert_close(adapter.run(x, Passthrough(adapter)), model(adapter.normalize(resized)))
+    resized = torch.nn.functional.interpolate(
+        x, size=(32, 32), mode="bilinear", align_corners=False
+    )
+    torch.testing.assert_close(
+        adapter.run(x, Passthrough(adapter)), model(adapter.normalize(resized))
+    )
     with pytest.raises(ValueError, match="token-sequence backbone"):
         reference.create_manipulation("soft_prompt", adapter)
 
@@ -200,9 +225,17 @@ def test_find_layers_for_common_architectures():
     import transformers
 
     assert len(find_layers(gpt2())) == 2 and len(find_layers(bert())) == 2
-    llama = transformers.LlamaForCausalLM(transformers.LlamaConfig(
-        vocab_size=VOCAB, hidden_size=32, intermediate_size=64, num_hidden_layers=3,
-        num_attention_heads=2, num_key_value_heads=2, max_position_embeddings=64))
+    llama = transformers.LlamaForCausalLM(
+        transformers.LlamaConfig(
+            vocab_size=VOCAB,
+            hidden_size=32,
+            intermediate_size=64,
+            num_hidden_layers=3,
+            num_attention_heads=2,
+            num_key_value_heads=2,
+            max_position_embeddings=64,
+        )
+    )
     assert len(find_layers(llama)) == 3
     with pytest.raises(TypeError, match="cannot find its list of layers"):
         find_layers(nn.Linear(2, 2))
@@ -212,7 +245,9 @@ def test_text_adapter_causal_answer_is_last_real_token():
     model = gpt2()
     adapter = adapt(model)
     ids = torch.randint(5, VOCAB, (3, 6))
-    mask = torch.tensor([[1] * 6, [1] * 4 + [0] * 2, [0] * 2 + [1] * 4])  # full, right-, left-padded
+    mask = torch.tensor(
+        [[1] * 6, [1] * 4 + [0] * 2, [0] * 2 + [1] * 4]
+    )  # full, right-, left-padded
     logits = model(input_ids=ids, attention_mask=mask).logits
     got = adapter.run({"input_ids": ids, "attention_mask": mask}, Passthrough(adapter))
     torch.testing.assert_close(got[0], logits[0, 5])
@@ -254,9 +289,16 @@ def test_inserted_tokens_extend_the_attention_mask():
 def test_sequence_classifier_logits_pass_through():
     import transformers
 
-    model = transformers.BertForSequenceClassification(transformers.BertConfig(
-        vocab_size=VOCAB, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-        intermediate_size=64, num_labels=5)).eval()
+    model = transformers.BertForSequenceClassification(
+        transformers.BertConfig(
+            vocab_size=VOCAB,
+            hidden_size=32,
+            num_hidden_layers=2,
+            num_attention_heads=2,
+            intermediate_size=64,
+            num_labels=5,
+        )
+    ).eval()
     adapter = adapt(model)
     assert adapter.num_source == 5
     ids = torch.randint(5, VOCAB, (2, 6))
@@ -268,7 +310,9 @@ def test_hidden_hooks_are_removed_after_each_run():
     adapter = adapt(model)
     states = adapter.hidden_states(torch.randint(5, VOCAB, (2, 4)))
     assert len(states) == 2 and states[0].shape == (2, 4, 32)
-    assert all(not layer._forward_pre_hooks and not layer._forward_hooks for layer in adapter.layers)
+    assert all(
+        not layer._forward_pre_hooks and not layer._forward_hooks for layer in adapter.layers
+    )
 
 
 def test_token_batch_coercion():
@@ -297,8 +341,15 @@ def test_reprogrammed_freezes_and_keeps_eval_mode():
     assert rp.training and not any(m.training for m in model.modules())
     assert rp.model is model
     counts = rp.parameter_counts()
-    assert counts == {"trainable": 2 * 32 + 10 * 3 + 3, "frozen": sum(p.numel() for p in model.parameters())}
-    assert set(rp.trainable_state_dict()) == {"manipulation.p", "alignment.fc.weight", "alignment.fc.bias"}
+    assert counts == {
+        "trainable": 2 * 32 + 10 * 3 + 3,
+        "frozen": sum(p.numel() for p in model.parameters()),
+    }
+    assert set(rp.trainable_state_dict()) == {
+        "manipulation.p",
+        "alignment.fc.weight",
+        "alignment.fc.bias",
+    }
     with pytest.raises(KeyError, match="unexpected key"):
         rp.load_trainable_state_dict({"model.weight": torch.zeros(1)})
     with pytest.raises(RuntimeError):
@@ -368,7 +419,8 @@ def test_fixed_manipulations_may_not_own_trainable_parameters(isolated_registry)
 def test_lookups_and_errors():
     assert "soft_prompt" in registry.list_manipulations(("learnable", "embedding", "concatenative"))
     assert registry.list_manipulations(("learnable", "embedding", "concatenative")) == sorted(
-        n for n in registry.list_manipulations()
+        n
+        for n in registry.list_manipulations()
         if registry.get_manipulation(n).cell == ("learnable", "embedding", "concatenative")
     )
     with pytest.raises(KeyError, match="unknown manipulation 'nope'; registered: "):
@@ -384,7 +436,10 @@ def test_lookups_and_errors():
 def test_every_cell_has_a_default_for_both_modalities():
     for cell in taxonomy.manipulation_cells():
         for modality in reference.MODALITIES:
-            assert registry.get_manipulation(registry.default_manipulation(cell, modality)).cell == cell
+            assert (
+                registry.get_manipulation(registry.default_manipulation(cell, modality)).cell
+                == cell
+            )
 
 
 def test_build_assembles_by_name(isolated_registry):
@@ -394,8 +449,12 @@ def test_build_assembles_by_name(isolated_registry):
 
     model = timm.create_model("resnet18", num_classes=10).eval()
     rp = reg.build(
-        "padding_prompt", "_test_linear", model, num_classes=4,
-        manipulation_kwargs={"pad": 4}, adapter_kwargs={"input_size": 32},
+        "padding_prompt",
+        "_test_linear",
+        model,
+        num_classes=4,
+        manipulation_kwargs={"pad": 4},
+        adapter_kwargs={"input_size": 32},
     )
     assert rp(torch.rand(2, 3, 32, 32)).shape == (2, 4)
     assert rp.alignment.num_source == 10 and rp.manipulation.pad == 4

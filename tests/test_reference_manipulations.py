@@ -8,16 +8,17 @@ BERT (masked LM) / GPT-2 (causal LM) configs; nothing is downloaded.
 from __future__ import annotations
 
 import functools
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 import torch
+from reprogrammability import taxonomy
 from torch import nn
 
 import reference
 from reference import Alignment, Reprogrammed, adapt, create_manipulation, registry
 from reference.manipulations.input_concatenative import Demonstration, PromptBuilder
-from reprogrammability import taxonomy
 
 B = 4
 VOCAB = 100
@@ -49,8 +50,14 @@ def _vit() -> nn.Module:
 
     torch.manual_seed(0)
     return timm.create_model(
-        "vit_tiny_patch16_224", pretrained=False, img_size=32, patch_size=8, depth=2,
-        embed_dim=32, num_heads=2, num_classes=10,
+        "vit_tiny_patch16_224",
+        pretrained=False,
+        img_size=32,
+        patch_size=8,
+        depth=2,
+        embed_dim=32,
+        num_heads=2,
+        num_classes=10,
     ).eval()
 
 
@@ -68,8 +75,12 @@ def _bert() -> nn.Module:
 
     torch.manual_seed(0)
     cfg = transformers.BertConfig(
-        vocab_size=VOCAB, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-        intermediate_size=64, max_position_embeddings=128,
+        vocab_size=VOCAB,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=128,
     )
     return transformers.BertForMaskedLM(cfg).eval()
 
@@ -80,7 +91,13 @@ def _gpt2() -> nn.Module:
 
     torch.manual_seed(0)
     cfg = transformers.GPT2Config(
-        vocab_size=VOCAB, n_embd=32, n_layer=2, n_head=2, n_positions=128, bos_token_id=1, eos_token_id=2
+        vocab_size=VOCAB,
+        n_embd=32,
+        n_layer=2,
+        n_head=2,
+        n_positions=128,
+        bos_token_id=1,
+        eos_token_id=2,
     )
     return transformers.GPT2LMHeadModel(cfg).eval()
 
@@ -107,7 +124,9 @@ def images(n: int = B, size: int = 32, seed: int = 1) -> torch.Tensor:
     return torch.rand(n, 3, size, size, generator=g)
 
 
-def token_batch(name: str, n: int = B, seed: int = 2, vocab: int = VOCAB, mask_id: int = MASK_ID) -> dict:
+def token_batch(
+    name: str, n: int = B, seed: int = 2, vocab: int = VOCAB, mask_id: int = MASK_ID
+) -> dict:
     """Right-padded ids; a BERT batch has its [MASK] at position 5 of every row."""
     g = torch.Generator().manual_seed(seed)
     ids = torch.randint(5, vocab, (n, SEQ), generator=g)
@@ -162,14 +181,20 @@ CASES: dict[str, Case] = {
         {"boxes": [(0.2, 0.2, 0.6, 0.6)]},
         (images(), torch.tensor([[0.1, 0.1, 0.5, 0.9]] * B)),
     ),
-    "text_markers": lambda n, a: ({"open_id": 1, "close_id": 2}, (token_batch(n), torch.tensor([[1, 3]] * B))),
+    "text_markers": lambda n, a: (
+        {"open_id": 1, "close_id": 2},
+        (token_batch(n), torch.tensor([[1, 3]] * B)),
+    ),
     "padding_prompt": lambda n, a: ({"pad": 4}, images()),
     "vocabulary_prompt": lambda n, a: ({"length": 3}, token_batch(n)),
     "demonstrations": lambda n, a: (
         {
             "builder": PromptBuilder(
                 instruction="Classify.",
-                demonstrations=(Demonstration("good", "yes", "it is nice"), Demonstration("bad", "no")),
+                demonstrations=(
+                    Demonstration("good", "yes", "it is nice"),
+                    Demonstration("bad", "no"),
+                ),
                 chain_of_thought=True,
             ),
             "tokenize": char_tokenize,
@@ -189,7 +214,8 @@ CASES: dict[str, Case] = {
     ),
     "embedding_offset": _plain,
     "fixed_embedding_offset": lambda n, a: (
-        dict(zip(("positives", "negatives"), _pos_neg(n, a))), _plain(n, a)[1]
+        dict(zip(("positives", "negatives"), _pos_neg(n, a))),
+        _plain(n, a)[1],
     ),
     "soft_prompt": lambda n, a: ({"length": 3}, _plain(n, a)[1]),
     "hard_prompt": lambda n, a: (
@@ -198,7 +224,8 @@ CASES: dict[str, Case] = {
     ),
     "reprogramming_layer": _reprogramming,
     "embedding_projection": lambda n, a: (
-        dict(zip(("positives", "negatives"), _pos_neg(n, a))), _plain(n, a)[1]
+        dict(zip(("positives", "negatives"), _pos_neg(n, a))),
+        _plain(n, a)[1],
     ),
     "hidden_offset": _plain,
     "steering_vector": lambda n, a: (
@@ -207,12 +234,17 @@ CASES: dict[str, Case] = {
     ),
     "deep_prompt": lambda n, a: ({"length": 2}, _plain(n, a)[1]),
     "demonstration_states": lambda n, a: (
-        {"demonstrations": images(2, seed=8) if a.modality == "vision" else token_batch(n, 2, seed=8)},
+        {
+            "demonstrations": images(2, seed=8)
+            if a.modality == "vision"
+            else token_batch(n, 2, seed=8)
+        },
         _plain(n, a)[1],
     ),
     "loreft": lambda n, a: ({"rank": 2}, _plain(n, a)[1]),
     "concept_erasure": lambda n, a: (
-        {"layers": [1], **dict(zip(("positives", "negatives"), _pos_neg(n, a)))}, _plain(n, a)[1]
+        {"layers": [1], **dict(zip(("positives", "negatives"), _pos_neg(n, a)))},
+        _plain(n, a)[1],
     ),
 }
 

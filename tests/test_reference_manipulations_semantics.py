@@ -30,8 +30,16 @@ def vit() -> nn.Module:
     import timm
 
     torch.manual_seed(0)
-    return timm.create_model("vit_tiny_patch16_224", pretrained=False, img_size=32, patch_size=8,
-                             depth=2, embed_dim=32, num_heads=2, num_classes=10).eval()
+    return timm.create_model(
+        "vit_tiny_patch16_224",
+        pretrained=False,
+        img_size=32,
+        patch_size=8,
+        depth=2,
+        embed_dim=32,
+        num_heads=2,
+        num_classes=10,
+    ).eval()
 
 
 @functools.cache
@@ -47,8 +55,15 @@ def gpt2() -> nn.Module:
     import transformers
 
     torch.manual_seed(0)
-    cfg = transformers.GPT2Config(vocab_size=VOCAB, n_embd=32, n_layer=2, n_head=2, n_positions=64,
-                                  bos_token_id=1, eos_token_id=2)
+    cfg = transformers.GPT2Config(
+        vocab_size=VOCAB,
+        n_embd=32,
+        n_layer=2,
+        n_head=2,
+        n_positions=64,
+        bos_token_id=1,
+        eos_token_id=2,
+    )
     return transformers.GPT2LMHeadModel(cfg).eval()
 
 
@@ -57,8 +72,13 @@ def bert() -> nn.Module:
     import transformers
 
     torch.manual_seed(0)
-    cfg = transformers.BertConfig(vocab_size=VOCAB, hidden_size=32, num_hidden_layers=2,
-                                  num_attention_heads=2, intermediate_size=64)
+    cfg = transformers.BertConfig(
+        vocab_size=VOCAB,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+    )
     return transformers.BertForMaskedLM(cfg).eval()
 
 
@@ -127,10 +147,14 @@ def test_sample_specific_mask_starts_as_resized_image_and_depends_on_the_sample(
 
 def test_visual_marker_draws_a_ring_and_leaves_the_rest():
     adapter = adapt(resnet(), input_size=64)
-    m = create_manipulation("visual_marker", adapter, boxes=[(0.25, 0.25, 0.75, 0.75)], thickness=0.05)
+    m = create_manipulation(
+        "visual_marker", adapter, boxes=[(0.25, 0.25, 0.75, 0.75)], thickness=0.05
+    )
     x = torch.full((1, 3, 64, 64), 0.3)
     out = m.transform_input(x)
-    torch.testing.assert_close(out[0, :, 16, 32], torch.tensor([1.0, 0.0, 0.0]))  # top of the circle
+    torch.testing.assert_close(
+        out[0, :, 16, 32], torch.tensor([1.0, 0.0, 0.0])
+    )  # top of the circle
     torch.testing.assert_close(out[0, :, 32, 32], x[0, :, 32, 32])  # centre untouched
     torch.testing.assert_close(out[0, :, 2, 2], x[0, :, 2, 2])  # corner untouched
     boxed = create_manipulation("visual_marker", adapter, shape="box", thickness=0.05)
@@ -156,11 +180,17 @@ def test_signal_to_image_modes():
     gaf = create_manipulation("signal_to_image", adapter).transform_input(series)
     assert gaf.shape == (2, 3, 32, 32) and gaf.min() >= 0 and gaf.max() <= 1
     torch.testing.assert_close(gaf, gaf.transpose(-1, -2))  # a Gram matrix
-    u = (series - series.amin(1, keepdim=True)) / (series.amax(1, keepdim=True) - series.amin(1, keepdim=True))
+    u = (series - series.amin(1, keepdim=True)) / (
+        series.amax(1, keepdim=True) - series.amin(1, keepdim=True)
+    )
     u = 2 * u - 1
-    torch.testing.assert_close(gaf[:, 0].diagonal(dim1=-2, dim2=-1), ((2 * u * u - 1) + 1) / 2)  # cos 2φ
+    torch.testing.assert_close(
+        gaf[:, 0].diagonal(dim1=-2, dim2=-1), ((2 * u * u - 1) + 1) / 2
+    )  # cos 2φ
     small = adapt(resnet(), input_size=4)
-    flat = create_manipulation("signal_to_image", small, mode="reshape").transform_input(torch.arange(16.0).view(1, 16))
+    flat = create_manipulation("signal_to_image", small, mode="reshape").transform_input(
+        torch.arange(16.0).view(1, 16)
+    )
     torch.testing.assert_close(flat[0, 0], (torch.arange(16.0) / 15).view(4, 4))
     with pytest.raises(ValueError, match="mode must be"):
         create_manipulation("signal_to_image", adapter, mode="spectrogram")
@@ -191,7 +221,9 @@ def test_vocabulary_prompt_feeds_real_tokens():
     x = ids()
     out = adapter.run(x, m)
     prompt = m.tokens().unsqueeze(0).expand(2, -1)
-    torch.testing.assert_close(out, last_logits(model, torch.cat([prompt, x], 1)), atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(
+        out, last_logits(model, torch.cat([prompt, x], 1)), atol=1e-5, rtol=1e-5
+    )
 
 
 def test_demonstrations_equal_reading_the_concatenated_prompt():
@@ -223,7 +255,9 @@ def test_text_markers_wrap_the_span():
     m = create_manipulation("text_markers", adapter, open_id=1, close_id=2)
     x = torch.tensor([[10, 11, 12, 13, 0], [20, 21, 22, 23, 24]])
     mask = torch.tensor([[1, 1, 1, 1, 0], [1, 1, 1, 1, 1]])
-    out = m.transform_input(({"input_ids": x, "attention_mask": mask}, torch.tensor([[1, 3], [0, 5]])))
+    out = m.transform_input(
+        ({"input_ids": x, "attention_mask": mask}, torch.tensor([[1, 3], [0, 5]]))
+    )
     assert out.input_ids.tolist() == [[10, 1, 11, 12, 2, 13, 0], [1, 20, 21, 22, 23, 24, 2]]
     assert out.attention_mask.tolist() == [[1, 1, 1, 1, 1, 1, 0], [1] * 7]
     with pytest.raises(ValueError, match="spans must satisfy"):
@@ -233,14 +267,18 @@ def test_text_markers_wrap_the_span():
 def test_vocabulary_mapping_and_token_translation():
     model = bert()
     adapter = adapt(model, mask_token_id=MASK_ID)
-    vm = create_manipulation("vocabulary_mapping", adapter, target_vocab_size=6, special_tokens={5: MASK_ID})
+    vm = create_manipulation(
+        "vocabulary_mapping", adapter, target_vocab_size=6, special_tokens={5: MASK_ID}
+    )
     w = vm.weights()
     assert torch.allclose(w.sum(-1), torch.ones(6))
     assert w[5, MASK_ID] == 1 and w[5].sum() == 1
     target = torch.tensor([[0, 1, 5, 2]])
     batch = vm.transform_input(target)
     assert batch.input_ids[0, 2] == MASK_ID
-    torch.testing.assert_close(batch.inputs_embeds[0, 2], model.get_input_embeddings().weight[MASK_ID])
+    torch.testing.assert_close(
+        batch.inputs_embeds[0, 2], model.get_input_embeddings().weight[MASK_ID]
+    )
 
     tt = create_manipulation("token_translation", adapter, table={0: 40, 1: 41, 2: MASK_ID})
     assert tt.transform_input(torch.tensor([[0, 2, 1]])).input_ids.tolist() == [[40, MASK_ID, 41]]
@@ -314,7 +352,9 @@ def test_fixed_embedding_offset_is_the_mean_embedding_difference():
     model = gpt2()
     adapter = adapt(model)
     pos, neg = ids(3, seed=1), ids(3, seed=2)
-    m = create_manipulation("fixed_embedding_offset", adapter, positives=pos, negatives=neg, coefficient=2.0)
+    m = create_manipulation(
+        "fixed_embedding_offset", adapter, positives=pos, negatives=neg, coefficient=2.0
+    )
     e = model.get_input_embeddings()
     expected = 2.0 * (e(pos).mean((0, 1)) - e(neg).mean((0, 1)))
     torch.testing.assert_close(m.vector, expected)
@@ -322,7 +362,9 @@ def test_fixed_embedding_offset_is_the_mean_embedding_difference():
 
 def test_reprogramming_layer_maps_series_into_the_embedding_space():
     vision = adapt(vit())
-    m = create_manipulation("reprogramming_layer", vision, patch_len=8, stride=8, num_prototypes=6).eval()
+    m = create_manipulation(
+        "reprogramming_layer", vision, patch_len=8, stride=8, num_prototypes=6
+    ).eval()
     series = torch.randn(2, 64)
     assert m.vocabulary().shape == (3 * 8 * 8, 32)  # the patch embedding's pixel basis
     assert m.patches(series).shape == (2, 9, 8)  # 64 + 8 replicated, windows of 8 every 8
@@ -331,13 +373,17 @@ def test_reprogramming_layer_maps_series_into_the_embedding_space():
 
     model = gpt2()
     text = adapt(model)
-    t = create_manipulation("reprogramming_layer", text, patch_len=8, stride=4, prefix_ids=[7, 8],
-                            suffix_ids=[9]).eval()
+    t = create_manipulation(
+        "reprogramming_layer", text, patch_len=8, stride=4, prefix_ids=[7, 8], suffix_ids=[9]
+    ).eval()
     series = torch.randn(2, 3, 20)  # three channels, patches joined along the sequence
     tokens = t.reprogram(series)
     assert tokens.shape == (2, 3 * 5, 32)
     e = model.get_input_embeddings()
-    full = torch.cat([e(torch.tensor([7, 8])).expand(2, -1, -1), tokens, e(torch.tensor([9])).expand(2, -1, -1)], 1)
+    full = torch.cat(
+        [e(torch.tensor([7, 8])).expand(2, -1, -1), tokens, e(torch.tensor([9])).expand(2, -1, -1)],
+        1,
+    )
     expected = model(inputs_embeds=full).logits[:, -1]
     torch.testing.assert_close(text.run(series, t), expected, atol=1e-5, rtol=1e-5)
 
@@ -348,7 +394,9 @@ def test_reprogramming_layer_maps_series_into_the_embedding_space():
 def record_block_inputs(blocks):
     seen, handles = [], []
     for block in blocks:
-        handles.append(block.register_forward_pre_hook(lambda mod, args: seen.append(args[0].detach())))
+        handles.append(
+            block.register_forward_pre_hook(lambda mod, args: seen.append(args[0].detach()))
+        )
     return seen, handles
 
 
@@ -380,7 +428,10 @@ def test_demonstration_states_equal_reading_the_demonstration_first():
     x = ids()
     expected = last_logits(model, torch.cat([demo.expand(2, -1), x], 1))
     torch.testing.assert_close(adapter.run(x, m), expected, atol=1e-5, rtol=1e-5)
-    padded = {"input_ids": torch.cat([demo, demo]), "attention_mask": torch.tensor([[1] * 5, [1, 1, 0, 0, 0]])}
+    padded = {
+        "input_ids": torch.cat([demo, demo]),
+        "attention_mask": torch.tensor([[1] * 5, [1, 1, 0, 0, 0]]),
+    }
     assert create_manipulation("demonstration_states", adapter, demonstrations=padded).length == 7
 
 
@@ -394,16 +445,23 @@ def test_steering_vector_adds_the_mean_difference_at_its_layer():
     x = ids()
     off = create_manipulation("steering_vector", adapter, layer=1, vector=v, coefficient=0.0)
     torch.testing.assert_close(adapter.run(x, off), adapter.run(x, Plain(adapter)))
-    m = create_manipulation("steering_vector", adapter, layer=1, positives=pos, negatives=neg, coefficient=3.0)
+    m = create_manipulation(
+        "steering_vector", adapter, layer=1, positives=pos, negatives=neg, coefficient=3.0
+    )
     seen, handles = record_block_inputs(adapter.layers)
     try:
         adapter.run(x, m)
     finally:
         for h in handles:
             h.remove()
-    torch.testing.assert_close(seen[1] - adapter.hidden_states(x)[1], (3.0 * v).expand(2, 6, -1), atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(
+        seen[1] - adapter.hidden_states(x)[1], (3.0 * v).expand(2, 6, -1), atol=1e-5, rtol=1e-5
+    )
     last = steering_vector(model, pos, neg, layer=-1, pool="last")
-    torch.testing.assert_close(last, adapter.hidden_states(pos)[1][:, -1].mean(0) - adapter.hidden_states(neg)[1][:, -1].mean(0))
+    torch.testing.assert_close(
+        last,
+        adapter.hidden_states(pos)[1][:, -1].mean(0) - adapter.hidden_states(neg)[1][:, -1].mean(0),
+    )
 
 
 def test_concept_erasure_projects_out_the_concept_at_its_layers():

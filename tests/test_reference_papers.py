@@ -51,6 +51,9 @@ SEQ_LEN = 12
 STEPS = 20
 STEPS_PER_EPOCH = 5  # statistical mappings are refreshed at each "epoch" end
 LR = 0.05
+#: Random language models initialised at the usual std 0.02 are nearly blind to their input (a
+#: prompt moves the answer logits by ~1e-4); a wider init gives them a measurable response.
+TEXT_INIT_STD = 0.2
 
 
 @pytest.fixture(autouse=True)
@@ -196,6 +199,7 @@ def _pristine_backbone(backbone: str) -> torch.nn.Module:
             n_inner=64,
             bos_token_id=1,
             eos_token_id=2,
+            initializer_range=TEXT_INIT_STD,
         )
         return transformers.GPT2LMHeadModel(config).eval()
     config = transformers.BertConfig(
@@ -205,6 +209,7 @@ def _pristine_backbone(backbone: str) -> torch.nn.Module:
         num_attention_heads=2,
         intermediate_size=64,
         max_position_embeddings=64,
+        initializer_range=TEXT_INIT_STD,
     )
     return transformers.BertForMaskedLM(config).eval()
 
@@ -321,7 +326,12 @@ def _example(name: str, backbone: str) -> tuple[dict[str, Any], Any, Any]:
         )
     if name == "token_translation":
         table = list(range(20, 20 + TARGET_VOCAB - 1)) + [MASK_ID]
-        return {"table": table}, _target_ids(backbone), None
+        target = _target_ids(backbone)
+        # Small ids are valid source ids too: the untranslated text (with the source's [MASK]).
+        untranslated = target["input_ids"].masked_fill(
+            target["input_ids"] == TARGET_VOCAB - 1, MASK_ID
+        )
+        return {"table": table}, target, {"input_ids": untranslated}
     return {}, plain, plain
 
 
@@ -403,7 +413,7 @@ def test_paper_combination_has_a_working_reference(combination, backbone, papers
 
     frozen_before = {k: v.clone() for k, v in model.state_dict().items()}
     reprogrammed.train()
-    assert not model.training, f"{context}: the backbone left eval mode under .train()"
+    assert not any(m.training for m in model.modules()), f"{context}: backbone left eval mode"
 
     alignment = reprogrammed.alignment
     if alignment.needs_statistics:  # the one pass before training, as the trainer makes it

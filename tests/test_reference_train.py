@@ -35,7 +35,18 @@ TINY_VIT = {
 }
 
 
-def _write_data(path: Path, n: int = 48, num_classes: int = 3, size: int = 24, seed: int = 0) -> Path:
+@pytest.fixture(autouse=True)
+def _one_thread() -> object:
+    """Tiny models run fastest on one thread, and pytest -n 2 already fills both cores."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def _write_data(
+    path: Path, n: int = 48, num_classes: int = 3, size: int = 24, seed: int = 0
+) -> Path:
     """Images whose class shows as a brightness level, so a prompt + mapping can fit them."""
     g = torch.Generator().manual_seed(seed)
     y = torch.arange(n) % num_classes
@@ -88,7 +99,9 @@ def test_shipped_config_builds(path: Path) -> None:
     assert cfg.alignment.name in registry.list_alignments()
     if cfg.model.startswith("vit_"):  # same components on a tiny ViT keep the test fast
         kwargs = {k: v for k, v in TINY_VIT.items() if k != "num_classes"}
-        cfg = load_config(path, ["pretrained=false", "model=vit_tiny_patch16_224", f"model_kwargs={kwargs}"])
+        cfg = load_config(
+            path, ["pretrained=false", "model=vit_tiny_patch16_224", f"model_kwargs={kwargs}"]
+        )
     model = build_model(cfg)
     reprogrammed = build_reprogrammed(cfg, model)
     counts = reprogrammed.parameter_counts()
@@ -132,15 +145,22 @@ def test_config_errors_name_file_line_and_field(tmp_path: Path) -> None:
     assert (cfg.lr, cfg.data.val_fraction, cfg.manipulation.kwargs) == (0.5, 0.2, {"pad": 2})
 
 
-def test_cli_reports_unknown_component_at_its_line(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+def test_cli_reports_unknown_component_at_its_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
     path = _config(tmp_path, alignment="nope")
     assert main(["--config", str(path)]) == 2
     err = capsys.readouterr().err
-    line = next(i for i, t in enumerate(path.read_text().splitlines(), 1) if t.startswith("alignment"))
+    line = next(
+        i for i, t in enumerate(path.read_text().splitlines(), 1) if t.startswith("alignment")
+    )
     assert f"{path}:{line}:1: alignment.name: unknown alignment 'nope'" in err
     assert not (tmp_path / "out").exists()  # nothing written for a bad config
 
-    bad = _config(tmp_path, data={"type": "tensors", "train": str(tmp_path / "missing.pt"), "val_fraction": 0.2})
+    bad = _config(
+        tmp_path,
+        data={"type": "tensors", "train": str(tmp_path / "missing.pt"), "val_fraction": 0.2},
+    )
     assert main(["--config", str(bad)]) == 1
     assert "missing.pt: file not found" in capsys.readouterr().err
 
@@ -154,9 +174,22 @@ def test_train_writes_metrics_summary_and_trainable_only_checkpoints(tmp_path: P
     out = tmp_path / "out"
     rows = _metrics(out)
     assert [r["epoch"] for r in rows] == [1, 2]
-    keys = {"epoch", "train_loss", "train_acc", "val_loss", "val_acc", "seconds", "trainable_params", "frozen_params", "lr"}
+    keys = {
+        "epoch",
+        "train_loss",
+        "train_acc",
+        "val_loss",
+        "val_acc",
+        "seconds",
+        "trainable_params",
+        "frozen_params",
+        "lr",
+    }
     assert keys <= set(rows[0])
-    assert rows[1]["train_loss"] < rows[0]["train_loss"] or rows[1]["train_acc"] >= rows[0]["train_acc"]
+    assert (
+        rows[1]["train_loss"] < rows[0]["train_loss"]
+        or rows[1]["train_acc"] >= rows[0]["train_acc"]
+    )
     summary = json.loads((out / "summary.json").read_text())
     assert summary["final"] == rows[-1] and summary["world_size"] == 1 and summary["ranks_agree"]
 
@@ -168,7 +201,9 @@ def test_train_writes_metrics_summary_and_trainable_only_checkpoints(tmp_path: P
     backbone = {id(t) for t in reprogrammed.model.state_dict().values()}
     assert backbone and not any(k.startswith(("model.", "adapter.")) for k in ckpt["trainable"])
     # Small: the prompt, the mapping and Adam's two moments — far below the backbone's size.
-    backbone_bytes = sum(t.numel() * t.element_size() for t in reprogrammed.model.state_dict().values())
+    backbone_bytes = sum(
+        t.numel() * t.element_size() for t in reprogrammed.model.state_dict().values()
+    )
     trainable_bytes = sum(t.numel() * t.element_size() for t in ckpt["trainable"].values())
     assert (out / "last.pt").stat().st_size < 3 * trainable_bytes + 20_000 < backbone_bytes
     assert ckpt["epoch"] == 2 and ckpt["optimizer"] is not None
@@ -178,7 +213,9 @@ def test_train_writes_metrics_summary_and_trainable_only_checkpoints(tmp_path: P
     assert reprogrammed(x).shape == (2, 3)
 
 
-def test_resume_matches_an_uninterrupted_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_resume_matches_an_uninterrupted_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A run killed during epoch 2 and resumed ends bit-identical to one that was never stopped."""
     import reference.train as train_module
 
@@ -214,7 +251,9 @@ def test_resume_matches_an_uninterrupted_run(tmp_path: Path, monkeypatch: pytest
     assert main(["--config", str(interrupted), "--resume", str(tmp_path / "nope.pt")]) == 1
 
 
-def test_statistical_alignment_is_driven_like_the_papers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_statistical_alignment_is_driven_like_the_papers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """initialize once from one pass; observe every training sample each epoch; refresh per epoch."""
     from reference.alignments.statistical import IterativeLabelMapping
 
@@ -237,13 +276,26 @@ def test_statistical_alignment_is_driven_like_the_papers(tmp_path: Path, monkeyp
 def test_linear_probe_and_fixed_alignment(tmp_path: Path) -> None:
     """``manipulation: none`` + features = linear probe; an untrainable setup still evaluates."""
     kwargs = dict(TINY_VIT, num_classes=0)
-    probe = _config(tmp_path, manipulation="none", alignment="linear", model_kwargs=kwargs, image_size=32)
+    probe = _config(
+        tmp_path, manipulation="none", alignment="linear", model_kwargs=kwargs, image_size=32
+    )
     assert main(["--config", str(probe), "--override", "epochs=1"]) == 0
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
     assert summary["trainable_params"] == 32 * 3 + 3
 
     frozen = _config(tmp_path, manipulation="none", alignment="flm", image_size=32)
-    assert main(["--config", str(frozen), "--override", "epochs=1", "output_dir=" + str(tmp_path / "o2")]) == 0
+    assert (
+        main(
+            [
+                "--config",
+                str(frozen),
+                "--override",
+                "epochs=1",
+                "output_dir=" + str(tmp_path / "o2"),
+            ]
+        )
+        == 0
+    )
     summary = json.loads((tmp_path / "o2" / "summary.json").read_text())
     assert summary["trainable_params"] == 0 and 0.0 <= summary["final"]["val_acc"] <= 1.0
 
@@ -255,7 +307,11 @@ def test_ddp_two_cpu_ranks_agree(tmp_path: Path) -> None:
     """torchrun, 2 processes, gloo: same parameters and label mapping on both ranks; rank 0 writes."""
     torchrun = shutil.which("torchrun") or str(Path(sys.executable).with_name("torchrun"))
     path = _config(tmp_path, epochs=1)
-    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=os.pathsep.join([str(ROOT), str(ROOT / "scripts")]))
+    env = dict(
+        os.environ,
+        OMP_NUM_THREADS="1",
+        PYTHONPATH=os.pathsep.join([str(ROOT), str(ROOT / "scripts")]),
+    )
     proc = subprocess.run(
         [
             torchrun,
@@ -267,6 +323,7 @@ def test_ddp_two_cpu_ranks_agree(tmp_path: Path) -> None:
             "--config",
             str(path),
         ],
+        check=False,
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -282,3 +339,20 @@ def test_ddp_two_cpu_ranks_agree(tmp_path: Path) -> None:
     assert len(rows) == 1  # one writer
     # All 48 training samples were observed for the label mapping, not one rank's half.
     assert proc.stdout.count("label mapping initialised from 48 samples") == 1
+
+
+# ---------------------------------------------------------------------------------- README
+
+
+def test_readme_tables_list_every_registered_name() -> None:
+    """reference/README.md carries the generated registry tables, current and complete."""
+    from reference import catalog
+
+    assert catalog.main(["--check"]) == 0, "run: python -m reference.catalog"
+    text = catalog.README.read_text(encoding="utf-8")
+    for name in registry.list_manipulations():
+        assert f"| `{name}` |" in text
+        assert catalog.manipulation_papers(name), f"{name}: class docstring names no paper"
+    for name in registry.list_alignments():
+        assert f"| `{name}` |" in text
+        assert name in catalog.ALIGNMENT_PAPERS, f"{name}: add its papers to catalog.ALIGNMENT_PAPERS"

@@ -14,6 +14,7 @@ import re
 from pathlib import Path
 
 import pytest
+import yaml
 from jsonschema import Draft202012Validator
 from reprogrammability import schema as schema_mod
 from reprogrammability.schema import build_schema, compile_checker, paper_schema, schema_json
@@ -114,6 +115,26 @@ def test_committed_schema_file_matches() -> None:
     assert COMMITTED.read_text(encoding="utf-8") == schema_json(), (
         "schema/papers.schema.json is stale: run `repro build`"
     )
+
+
+@pytest.mark.parametrize("path", [
+    ROOT / "tests" / "fixtures" / "validate" / "valid.yaml", ROOT / "data" / "papers.yaml",
+], ids=["fixture", "database"])
+def test_schema_accepts_the_databases(path: Path) -> None:
+    if not path.exists():
+        pytest.skip(f"{path.relative_to(ROOT)} is not written yet")
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    errors = [e.message for e in Draft202012Validator(build_schema()).iter_errors(data)]
+    assert errors == []
+
+
+def test_schema_rejects_a_wrong_top_level() -> None:
+    validator = Draft202012Validator(build_schema())
+    assert not validator.is_valid({})
+    assert not validator.is_valid({"papers": {}})
+    assert not validator.is_valid({"papers": [], "extra": 1})
+    assert not validator.is_valid({"papers": [dict(_valid_entry(), location="imput")]})
+    assert validator.is_valid({"papers": [_valid_entry()]})
 
 
 @pytest.mark.parametrize("arxiv", [

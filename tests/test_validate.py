@@ -502,3 +502,56 @@ def test_report_sorts_summarises_and_annotates(monkeypatch: pytest.MonkeyPatch) 
     out = io.StringIO()
     report(found[:1], out, github=True)
     assert out.getvalue().splitlines()[-1] == "1 problem in 1 paper"
+
+
+# --- agreement and robustness ------------------------------------------------------------------
+
+_SNIPPETS = [
+    '"x"', "x", "2021", '"2021"', "2021-05-01", "[]", "[a, b]", "~", "yes", "1.5", "{a: 1}",
+    "https://x.org/a", '"2101.00001v2"', "2101.00001", '"cs/0112017"', "10.1234/x", "[[]]",
+    '"  "', "[Ada, Ada]", *PARADIGM_KEYS[:1], *(a.keys[0] for a in AXES),
+    f"[{LOCATION[0]}, {LOCATION[1]}]", f"[{LOCATION[0]}, {LOCATION[0]}]", "[input, 3]",
+]
+
+
+def test_problems_exactly_when_jsonschema_rejects() -> None:
+    """Over random entries, the detailed checks agree with the schema, entry by entry."""
+    import random
+
+    import yaml
+    from jsonschema import Draft202012Validator
+    from reprogrammability.schema import FIELDS, paper_schema
+
+    schema_validator = Draft202012Validator(paper_schema())
+    rng = random.Random(11)
+    names = [*FIELDS, "extra"]
+    for _ in range(400):
+        changes = {rng.choice(names): rng.choice(_SNIPPETS) for _ in range(rng.randint(1, 3))}
+        drop = tuple(rng.sample(names, 1)) if rng.random() < 0.2 else ()
+        text = db(entry(drop=drop, **changes))
+        result = check(text)
+        valid = schema_validator.is_valid(yaml.safe_load(text)["papers"][0])
+        assert (not result.problems) == valid, (text, [p.format() for p in result.problems])
+        assert len(result.papers) == int(valid)
+
+
+def test_mangled_files_never_crash() -> None:
+    """Random edits of a valid file: always problems with sane positions, never an exception."""
+    import random
+
+    base = (FIXTURES / "valid.yaml").read_bytes()
+    alphabet = b" \n\t:-[]{},#&*!|>'\"%@`?0123456789.abcT~\xc3\xa9\x00\x07\r"
+    rng = random.Random(5)
+    for _ in range(300):
+        data = bytearray(base)
+        for _ in range(rng.randint(1, 6)):
+            pos = rng.randrange(len(data))
+            if rng.random() < 0.5:
+                del data[pos]
+            else:
+                data.insert(pos, rng.choice(alphabet))
+        result = load_bytes(bytes(data), "f.yaml")
+        last_line = data.count(b"\n") + 2
+        for p in result.problems:
+            assert 1 <= p.line <= last_line and p.col >= 1, p
+            assert p.format().startswith(f"f.yaml:{p.line}:{p.col}: ")

@@ -27,9 +27,10 @@ The protocol a trainer follows (``needs_statistics`` is True for all but RLM)::
 The original ILM/BLM code runs an extra no-grad pass over the training set at each epoch start to
 collect the statistics; here they are gathered from the training pass itself, so they describe the
 prompt as it evolved during the epoch rather than as it stands at its end. That costs nothing and
-converges to the same mapping as the prompt settles. In distributed training, all-reduce the
-``counts`` and ``num_observed`` buffers across ranks before ``refresh()`` so every rank computes the
-same mapping.
+converges to the same mapping as the prompt settles. In distributed training every rank must
+compute the same mapping: either observe the logits and labels gathered from all ranks (what
+``reference/train.py`` does), or all-reduce the ``counts`` and ``num_observed`` buffers before
+``refresh()``.
 """
 
 from __future__ import annotations

@@ -3,7 +3,8 @@ and activation statistics for fixed (steering / erasure) directions."""
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Sequence
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -28,7 +29,9 @@ def replace_tokens(tokens: Tensor, new: Tensor, offset: int) -> Tensor:
     return torch.cat([tokens[:, :offset], new.to(tokens.dtype), tokens[:, end:]], dim=1)
 
 
-def select_layers(adapter: Adapter, layers: int | Iterable[int] | None, owner: str) -> tuple[int, ...]:
+def select_layers(
+    adapter: Adapter, layers: int | Iterable[int] | None, owner: str
+) -> tuple[int, ...]:
     """Normalise a layer choice (``None`` = every block; negative indices count from the end)."""
     n = adapter.num_layers
     if layers is None:
@@ -54,7 +57,9 @@ def straight_through(probs: Tensor) -> Tensor:
 
 def text_adapter(adapter: Adapter, owner: str) -> TextAdapter:
     if not isinstance(adapter, TextAdapter):
-        raise TypeError(f"{owner}: needs a transformers text model, got {type(adapter.model).__name__}")
+        raise TypeError(
+            f"{owner}: needs a transformers text model, got {type(adapter.model).__name__}"
+        )
     return adapter
 
 
@@ -78,13 +83,16 @@ def _pool(states: Tensor, mask: Tensor | None, pool: str) -> Tensor:
 
 
 @torch.no_grad()
-def mean_activation(adapter: Adapter, inputs: Any, layer: int | None = None, pool: str = "mean") -> Tensor:
+def mean_activation(
+    adapter: Adapter, inputs: Any, layer: int | None = None, pool: str = "mean"
+) -> Tensor:
     """Mean representation ``(D,)`` of some inputs at the input of block ``layer``.
 
     ``layer=None`` means the embedding output (what embedding-level manipulations see).
     Images are given in ``[0, 1]``; text as token ids or a tokenizer's output (padding is ignored).
     """
     mask = None
+    inputs = adapter.to_device(inputs if adapter.modality == "vision" else TokenBatch.coerce(inputs))
     if isinstance(adapter, TextAdapter):
         batch = TokenBatch.coerce(inputs)
         mask = batch.mask()
@@ -104,10 +112,14 @@ def mean_difference(
 ) -> Tensor:
     """``mean(positives) − mean(negatives)`` at a layer: ActAdd/CAA steering vector, or the concept
     direction that mean-difference erasure removes."""
-    return mean_activation(adapter, positives, layer, pool) - mean_activation(adapter, negatives, layer, pool)
+    return mean_activation(adapter, positives, layer, pool) - mean_activation(
+        adapter, negatives, layer, pool
+    )
 
 
-def orthonormal_rows(directions: Tensor | Sequence[Sequence[float]], dim: int, owner: str) -> Tensor:
+def orthonormal_rows(
+    directions: Tensor | Sequence[Sequence[float]], dim: int, owner: str
+) -> Tensor:
     """``(k, D)`` directions -> an orthonormal basis of their span (rows), via QR."""
     u = torch.as_tensor(directions, dtype=torch.float32)
     if u.dim() == 1:

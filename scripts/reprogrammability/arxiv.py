@@ -402,7 +402,8 @@ def _drop_rejected(batch, query, errors, wanted, results):
     rejected: set[int] = set()
     for fragment, message in errors:
         for i, q in enumerate(query):
-            if message.endswith(" " + q) or fragment.endswith("_" + q) or f" {q} " in f" {message} ":
+            named = f" {q} " in f" {message} " or fragment.endswith("_" + q)
+            if named:
                 rejected.add(i)
                 for given in wanted[batch[i]]:
                     results.errors[given] = message

@@ -26,6 +26,17 @@ if TYPE_CHECKING:  # the CLI imports these lazily, so `repro --help` stays fast
     from .yamledit import NewEntry
 
 
+def _non_negative(kind: type):
+    def convert(text: str):
+        value = kind(text)
+        if value < 0:
+            raise argparse.ArgumentTypeError(f"must not be negative: {text}")
+        return value
+
+    convert.__name__ = kind.__name__  # argparse names the type in "invalid float value"
+    return convert
+
+
 def _common(parser: argparse.ArgumentParser) -> None:
     from .arxiv import DEFAULT_API_URL
 
@@ -33,9 +44,9 @@ def _common(parser: argparse.ArgumentParser) -> None:
                         help=f"the YAML database (default: {DEFAULT_DATABASE})")
     parser.add_argument("--api-url", default=DEFAULT_API_URL,
                         help="arXiv API endpoint (default: %(default)s)")
-    parser.add_argument("--min-interval", type=float, default=3.0, metavar="SECONDS",
+    parser.add_argument("--min-interval", type=_non_negative(float), default=3.0, metavar="SECONDS",
                         help="seconds between API requests; arXiv asks for 3 (default: 3)")
-    parser.add_argument("--retries", type=int, default=3, metavar="N",
+    parser.add_argument("--retries", type=_non_negative(int), default=3, metavar="N",
                         help="retries after a server error or timeout (default: 3)")
 
 
@@ -43,7 +54,8 @@ def _common(parser: argparse.ArgumentParser) -> None:
 
 def configure_add(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("ids", nargs="+", metavar="ARXIV_ID_OR_URL",
-                        help="arXiv ids (2109.01134, hep-th/9901001, arXiv:...v2) or arxiv.org URLs")
+                        help="arXiv ids (2109.01134, hep-th/9901001, arXiv:...v2) or "
+                             "arxiv.org URLs")
     _common(parser)
     parser.add_argument("--dry-run", action="store_true",
                         help="print the entries that would be appended; write nothing")
@@ -73,7 +85,7 @@ def entry_from_record(record: ArxivRecord) -> NewEntry:
 
 def run_add(args: argparse.Namespace) -> int:
     from .arxiv import ArxivError, fetch, normalize_id
-    from .yamledit import Database, DatabaseError, inserted_block
+    from .yamledit import Database, DatabaseError, doi_key, inserted_block, title_key
 
     err = sys.stderr
     failed = 0
@@ -92,8 +104,7 @@ def run_add(args: argparse.Namespace) -> int:
             failed += 1
             continue
         if base in wanted:
-            print(f"error: {given}: arXiv {base} given twice; adding it once", file=err)
-            failed += 1
+            print(f"note: {given}: arXiv {base} given twice; adding it once", file=err)
             continue
         existing = next((e for e in db.entries if e.arxiv == base), None)
         if existing is not None:
@@ -123,6 +134,13 @@ def run_add(args: argparse.Namespace) -> int:
             dup = db.duplicate_of(entry)
             if dup:  # same title or DOI under another (or no) arXiv id
                 print(f"error: {base}: {record.title!r} is {dup}; not added", file=err)
+                failed += 1
+                continue
+            twin = next((e for e in entries if title_key(e.title) == title_key(entry.title)
+                         or (e.doi and entry.doi and doi_key(e.doi) == doi_key(entry.doi))), None)
+            if twin is not None:
+                print(f"error: {base}: {record.title!r} is the same paper as arXiv {twin.arxiv} "
+                      "(same title or DOI); adding only the first", file=err)
                 failed += 1
                 continue
             entries.append(entry)

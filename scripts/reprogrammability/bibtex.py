@@ -5,9 +5,9 @@ than clever: keys are stable (``elsayed2019adversarial``: first author's last na
 significant title word, with ``a``, ``b``, ... only for later papers that would collide), entries
 come in database order, capitals that carry meaning (``CLIP``, ``ImageNet``) are braced so
 bibliography styles do not lower-case them, and LaTeX specials are escaped. The text is
-formatted here directly rather than through bibtexparser's writer, which is far too slow for a
-10,000-paper database inside ``repro build``; the tests parse the output back with bibtexparser
-to prove it is valid.
+formatted here directly rather than through bibtexparser's writer, which is several times slower
+(``benchmarks/bench_bibtex.py``) and sits inside every ``repro build``; the tests parse the
+output back with bibtexparser to prove it is valid.
 
 Import is the reverse for contributors who keep a .bib (Google Scholar and DBLP exports): each
 entry becomes a database entry through the same comment-preserving append as ``repro add``, with
@@ -385,7 +385,8 @@ def map_entry(entry) -> Mapped | Unmapped:
     if not authors:
         missing.append("no author")
     m = re.search(r"(?<!\d)(\d{4})(?!\d)", fields.get("year") or fields.get("date") or "")
-    if not m:
+    year = int(m.group(1)) if m else None
+    if year is None:
         missing.append("no year")
     arxiv = _arxiv_from(fields)
     doi = _doi_from(fields)
@@ -398,12 +399,10 @@ def map_entry(entry) -> Mapped | Unmapped:
     venue = _venue_from(fields, entry.entry_type.lower(), arxiv)
     if not venue:
         missing.append("no venue (booktitle or journal)")
-    if missing:
+    if missing or year is None or venue is None:
         return Unmapped(line, entry.key, ", ".join(missing))
-    return Mapped(line, entry.key, NewEntry(
-        title=title, authors=tuple(authors), year=int(m.group(1)), venue=venue,  # type: ignore[union-attr,arg-type]
-        url=url, arxiv=arxiv, doi=doi,
-    ))
+    return Mapped(line, entry.key, NewEntry(title=title, authors=tuple(authors), year=year,
+                                            venue=venue, url=url, arxiv=arxiv, doi=doi))
 
 
 # -- CLI ----------------------------------------------------------------------------------------

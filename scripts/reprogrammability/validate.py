@@ -20,7 +20,8 @@ import os
 import re
 import sys
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from datetime import date, datetime
 from functools import lru_cache
 from pathlib import Path
@@ -61,7 +62,7 @@ class Problem:
     field: str
     message: str
     #: Index of the entry the problem belongs to, None for file-level problems.
-    entry: int | None = field(default=None, compare=False)
+    entry: int | None = dataclass_field(default=None, compare=False)
 
     def format(self) -> str:
         where = f"{self.path}:{self.line}:{self.col}" if self.line else self.path

@@ -83,7 +83,8 @@ VENUES: tuple[Venue, ...] = (
        r"|trans\. assoc\. comput\. linguistics"),
     _v("ACL", "Annual Meeting of the Association for Computational Linguistics (ACL)", C,
        r"ACL", r"annual meeting of the association for computational linguistics"),
-    _v("COLM", "Conference on Language Modeling (COLM)", C, r"COLM", r"conference on language modeling"),
+    _v("COLM", "Conference on Language Modeling (COLM)", C,
+       r"COLM", r"conference on language modeling"),
     _v("AAAI", "AAAI Conference on Artificial Intelligence", C,
        r"AAAI", r"aaai conference on artificial intelligence"),
     _v("IJCAI", "International Joint Conference on Artificial Intelligence (IJCAI)", C,
@@ -159,9 +160,11 @@ _NOT_ACCEPTED = re.compile(
 )
 _CLAUSES = re.compile(r"[;\n]")
 _PREPRINT = re.compile(r"^\s*(?:arxiv|corr|preprint|arxiv preprint.*)\s*$", re.IGNORECASE)
-_JOURNALISH = re.compile(r"\b(?:journal|transactions|letters|review|magazine|annals)\b", re.IGNORECASE)
+_JOURNALISH = re.compile(r"\b(?:journal|transactions|letters|review|magazine|annals)\b",
+                         re.IGNORECASE)
 _CONFERENCEISH = re.compile(
-    r"\b(?:conference|proceedings|symposium|meeting|congress|colloquium|forum|summit)\b", re.IGNORECASE)
+    r"\b(?:conference|proceedings|symposium|meeting|congress|colloquium|forum|summit)\b",
+    re.IGNORECASE)
 
 
 @dataclass(frozen=True)

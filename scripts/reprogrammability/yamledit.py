@@ -3,16 +3,24 @@
 ``repro add`` and ``repro bib import`` write into a file people curate by hand: its comments,
 key order, quoting and line wrapping are part of the review history. A full load-and-dump, even
 with ruamel.yaml's round-trip mode, normalises indentation and re-wraps long lines, so the diff of
-a one-paper addition would touch unrelated entries. Instead ruamel.yaml (round-trip mode) is used
-to *read* the structure (where the ``papers`` list is, how it is indented, what is in it) and to
-*render* the new entries (so quoting and escaping of titles and names is YAML-correct); the
-rendered block is then spliced into the original text at the end of the list. The result is
-parsed again and checked to hold exactly the old entries plus the new ones before it is written,
-atomically, so a surprise in the file's layout means an error, never a damaged database.
+a one-paper addition would touch unrelated entries. So the edit is a splice:
+
+* **Render** the new entries with ruamel.yaml in round-trip mode (double-quoted titles and ids,
+  flow lists, end-of-line ``# fill in`` comments), so quoting and escaping are YAML-correct;
+  any string YAML 1.1 would read as something else (an author called ``No``, a venue ``2021``)
+  is quoted, since the validator reads the file the way PyYAML does.
+* **Locate** the end of the ``papers`` list, its indentation and the identities of the entries
+  already there from libyaml's node tree (``yaml.compose`` with the C loader): positions and
+  scalars exactly as written, with no type guessing (an unquoted ``2109.01130`` stays that text),
+  and fast enough for a 10,000-paper file, where ruamel.yaml's pure-Python parser takes minutes.
+* **Verify** by parsing the spliced text again: the list must hold the old entries plus exactly
+  the new ones, and whatever follows the insertion point must read as before. Only then is the
+  file written, atomically, so a surprise in the layout is an error, never a damaged database.
 """
 
 from __future__ import annotations
 
+import gc
 import io
 import re
 import unicodedata
@@ -21,14 +29,24 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from .atomic import write_text_atomic
 from .taxonomy import AXES, PARADIGM_KEYS
+
+try:  # libyaml: an order of magnitude faster than PyYAML's pure-Python parser
+    from yaml import CSafeLoader as _Loader
+except ImportError:  # pragma: no cover - PyYAML built without libyaml
+    from yaml import SafeLoader as _Loader  # type: ignore[assignment]
 
 #: Fields a contributor must fill in by hand, with the values they may choose from.
 FILL_IN: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("paradigm", PARADIGM_KEYS),
     *((axis.field, axis.keys) for axis in AXES),
 )
+
+_STR_TAG = "tag:yaml.org,2002:str"
+_RESOLVER = yaml.resolver.Resolver()
 
 
 class DatabaseError(Exception):
@@ -71,24 +89,80 @@ def doi_key(doi: str) -> str:
     return text.casefold()
 
 
-def _yaml():
-    from ruamel.yaml import YAML
+def _compose(text: str, path: Path) -> yaml.Node | None:
+    """libyaml's node tree for ``text``; syntax errors become a ``DatabaseError`` at their line."""
+    enabled = gc.isenabled()
+    gc.disable()  # the node tree holds no cycles; the collector only slows building it
+    try:
+        return yaml.compose(text, Loader=_Loader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = f":{mark.line + 1}" if mark is not None else ""
+        raise DatabaseError(f"{path}{line}: invalid YAML: {exc.problem or exc.context}; "
+                            "run repro validate") from None
+    except yaml.YAMLError as exc:
+        raise DatabaseError(f"{path}: invalid YAML: {exc}; run repro validate") from None
+    finally:
+        if enabled:
+            gc.enable()
 
-    y = YAML(typ="rt")
-    y.preserve_quotes = True
-    y.width = 1 << 16  # never wrap: a wrapped title would be a needless multi-line diff
-    return y
+
+def _construct(node: yaml.Node) -> Any:
+    """Plain values for one node, as ``yaml.safe_load`` would give them."""
+    return yaml.constructor.SafeConstructor().construct_object(node, deep=True)
+
+
+def _scalar(node: yaml.MappingNode, key: str) -> str | None:
+    """A mapping's scalar value as written (no type resolution), or None."""
+    for k, v in node.value:
+        if isinstance(k, yaml.ScalarNode) and k.value == key:
+            return v.value if isinstance(v, yaml.ScalarNode) and v.value != "" else None
+    return None
+
+
+@dataclass
+class _Layout:
+    """Where the ``papers`` list is in the node tree."""
+
+    root: yaml.MappingNode
+    index: int  #: position of the ``papers`` pair among the top-level pairs
+    key: yaml.ScalarNode
+    value: yaml.Node
+
+    @property
+    def items(self) -> list[yaml.Node]:
+        return self.value.value if isinstance(self.value, yaml.SequenceNode) else []
+
+    @property
+    def following(self) -> list[tuple[yaml.Node, yaml.Node]]:
+        return self.root.value[self.index + 1:]
+
+
+def _layout(root: yaml.Node | None, path: Path) -> _Layout:
+    if root is None:
+        raise DatabaseError(f"{path}:1: the file is empty; start it with 'papers:'")
+    if not isinstance(root, yaml.MappingNode):
+        raise DatabaseError(f"{path}:{root.start_mark.line + 1}: the file must be a mapping with "
+                            "a 'papers:' list")
+    for i, (k, v) in enumerate(root.value):
+        if isinstance(k, yaml.ScalarNode) and k.value == "papers":
+            if isinstance(v, yaml.SequenceNode) or (
+                isinstance(v, yaml.ScalarNode) and v.tag == "tag:yaml.org,2002:null"
+            ):
+                return _Layout(root, i, k, v)
+            raise DatabaseError(f"{path}:{v.start_mark.line + 1}: papers: must be a list of "
+                                "entries")
+    raise DatabaseError(f"{path}:1: papers: missing (the list of papers)")
 
 
 @dataclass
 class Database:
-    """A loaded papers.yaml: its exact text, its ruamel tree and the entries' identities."""
+    """A loaded papers.yaml: its exact text, where its list is, and the entries' identities."""
 
     path: Path
     text: str
-    data: Any
+    layout: _Layout = field(repr=False)
     entries: list[ExistingEntry] = field(default_factory=list)
-    _lines: list[str] = field(default_factory=list, repr=False)
 
     @classmethod
     def load(cls, path: str | Path) -> Database:
@@ -101,62 +175,25 @@ class Database:
             raise DatabaseError(f"{path}: not valid UTF-8 ({exc.reason})") from None
         except OSError as exc:
             raise DatabaseError(f"{path}: cannot read: {exc.strerror}") from None
-        data = _parse(text, path)
-        db = cls(path, text, data, _lines=text.splitlines())
+        db = cls(path, text, _layout(_compose(text, path), path))
         db.entries = db._identities()
         return db
-
-    # -- reading -------------------------------------------------------------------------------
-
-    @property
-    def papers(self) -> Any:
-        from ruamel.yaml.comments import CommentedMap
-
-        if self.data is None:
-            return None
-        if not isinstance(self.data, CommentedMap):
-            raise DatabaseError(f"{self.path}:1: the file must be a mapping with a 'papers:' list")
-        if "papers" not in self.data:
-            raise DatabaseError(f"{self.path}:1: papers: missing (the list of papers)")
-        return self.data["papers"]
-
-    def _raw_value(self, item: Any, key: str) -> str | None:
-        """A scalar as written: ``arxiv: 2109.01130`` unquoted is a float to YAML, not an id."""
-        value = item.get(key)
-        if value is None:
-            return None
-        if isinstance(value, str):
-            return value
-        try:
-            line, col = item.lc.value(key)
-        except (KeyError, AttributeError, TypeError):
-            return str(value)
-        raw = self._lines[line][col:]
-        return re.split(r"\s+#|\s*$", raw, maxsplit=1)[0].strip() or str(value)
 
     def _identities(self) -> list[ExistingEntry]:
         from .arxiv import normalize_id
 
-        papers = self.papers
-        if papers is None:
-            return []
-        if not isinstance(papers, list):
-            line = self.data.lc.key("papers")[0] + 1
-            raise DatabaseError(f"{self.path}:{line}: papers: must be a list of entries")
         out = []
-        for i, item in enumerate(papers):
-            if not isinstance(item, dict):
+        for item in self.layout.items:
+            if not isinstance(item, yaml.MappingNode):
                 continue
-            line = papers.lc.item(i)[0] + 1
-            arxiv = self._raw_value(item, "arxiv")
+            arxiv = _scalar(item, "arxiv")
             if arxiv is not None:
                 try:
                     arxiv = normalize_id(arxiv)[0]
                 except ValueError:
                     pass
-            doi = self._raw_value(item, "doi")
-            title = item.get("title")
-            out.append(ExistingEntry(line, str(title) if title is not None else None, arxiv,
+            doi = _scalar(item, "doi")
+            out.append(ExistingEntry(item.start_mark.line + 1, _scalar(item, "title"), arxiv,
                                      doi_key(doi) if doi else None))
         return out
 
@@ -179,7 +216,8 @@ class Database:
     def appended(self, entries: Iterable[NewEntry]) -> tuple[str, list[int]]:
         """The new file text with ``entries`` at the end of the list, and each one's 1-based line.
 
-        Everything before the insertion point is the original text, byte for byte.
+        Only the inserted lines differ from the original text (and, for an empty ``papers: []``,
+        that one line becomes ``papers:``).
         """
         entries = list(entries)
         if not entries:
@@ -187,52 +225,55 @@ class Database:
         lines = self.text.splitlines(keepends=True)
         if lines and not lines[-1].endswith(("\n", "\r")):
             lines[-1] += "\n"
-        papers = self.papers
-        if papers is None or len(papers) == 0:
-            # ``papers:`` or ``papers: []``: turn the key into a block list header.
-            key_line = self.data.lc.key("papers")[0]
-            m = re.match(r"^(\s*papers\s*:)\s*(?:\[\s*\]|null|~)?(\s*#.*)?\s*$",
+        layout = self.layout
+        items = layout.items
+        gap = ""
+        if not items:
+            # ``papers:``, ``papers: []`` or ``papers: ~``: make the key a block list header.
+            key_line = layout.key.start_mark.line
+            m = re.match(r"^(\s*papers\s*:)\s*(?:\[\s*\]|null|Null|NULL|~)?(\s*#.*)?\s*$",
                          lines[key_line].rstrip("\r\n"))
-            if not m:
+            if not m or layout.value.end_mark.line != key_line:
                 raise DatabaseError(f"{self.path}:{key_line + 1}: papers: cannot append to a list "
                                     "written this way; write 'papers:' on its own line")
             newline = "\r\n" if lines[key_line].endswith("\r\n") else "\n"
             lines[key_line] = m.group(1) + (m.group(2) or "") + newline
             dash, key_col = 2, 4
             insert_at = key_line + 1
-            gap = ""
         else:
-            if getattr(papers.fa, "flow_style", lambda: False)():
-                line = self.data.lc.key("papers")[0] + 1
-                raise DatabaseError(f"{self.path}:{line}: papers: is a [flow, list]; write it as a "
-                                    "block list ('- title: ...') so entries can be appended")
-            first_line, key_col = papers.lc.item(0)
-            m = re.match(r"^(\s*)-\s", lines[first_line])
-            if not m:
-                raise DatabaseError(f"{self.path}:{first_line + 1}: expected the first entry to "
-                                    "start with '- '")
-            dash = len(m.group(1))
-            if key_col <= dash:  # entry written as "-\n    title: ..."; keep the usual offset
+            if layout.value.flow_style:
+                raise DatabaseError(f"{self.path}:{layout.key.start_mark.line + 1}: papers: is a "
+                                    "[flow, list]; write it as a block list ('- title: ...') so "
+                                    "entries can be appended")
+            first = items[0]
+            dash_line = self._dash_line(lines, first.start_mark.line)
+            dash = len(lines[dash_line]) - len(lines[dash_line].lstrip(" "))
+            key_col = first.start_mark.column
+            if key_col <= dash:  # written as "-\n    title: ..."; use the usual offset
                 key_col = dash + 2
             insert_at = self._end_of_papers(lines)
             # Follow the file's habit of a blank line between entries, if it has one.
-            gap = ""
-            if len(papers) >= 2:
-                second = papers.lc.item(1)[0]
-                dash_line = next(i for i in range(second, -1, -1)
-                                 if re.match(r"^\s*-(\s|$)", lines[i]))
-                if dash_line > 0 and not lines[dash_line - 1].strip():
+            if len(items) >= 2:
+                second = self._dash_line(lines, items[1].start_mark.line)
+                if second > 0 and not lines[second - 1].strip():
                     gap = "\n"
         block = "".join(gap + render_entries([e], dash=dash, key_col=key_col) for e in entries)
-        newline = "\r\n" if self.text.count("\r\n") > self.text.count("\n") / 2 > 0 else "\n"
-        if newline != "\n":
-            block = block.replace("\n", newline)
+        crlf = self.text.count("\r\n")
+        if crlf and crlf >= self.text.count("\n") / 2:
+            block = block.replace("\n", "\r\n")
         new_text = "".join(lines[:insert_at]) + block + "".join(lines[insert_at:])
         item_start = re.compile(rf"^ {{{dash}}}- ")
         starts = [insert_at + 1 + i for i, line in enumerate(block.splitlines())
                   if item_start.match(line)]
         self._verify(new_text, entries)
         return new_text, starts
+
+    def _dash_line(self, lines: list[str], line: int) -> int:
+        """The line holding the ``-`` that opens the list item whose first key is on ``line``."""
+        for i in range(line, -1, -1):
+            if re.match(r"^\s*-(\s|$)", lines[i]):
+                return i
+        raise DatabaseError(f"{self.path}:{line + 1}: expected a list item starting with '- '")
 
     def _end_of_papers(self, lines: list[str]) -> int:
         """0-based line before which new entries go: the end of the ``papers`` block.
@@ -241,61 +282,46 @@ class Database:
         next top-level key, or a closing remark at the end of the file), so the entries go
         before them; an indented comment stays with the entry it annotates.
         """
-        keys = list(self.data.keys())
-        idx = keys.index("papers")
-        at = len(lines) if idx == len(keys) - 1 else self.data.lc.key(keys[idx + 1])[0]
-        while at > 0 and (not lines[at - 1].strip() or lines[at - 1].lstrip().startswith("#")) \
-                and not lines[at - 1].startswith((" ", "\t")):
+        following = self.layout.following
+        at = following[0][0].start_mark.line if following else len(lines)
+        while at > 0 and (not lines[at - 1].strip() or lines[at - 1].startswith("#")):
             at -= 1
-        return at
+        # Never before the end of the last entry's last value (a block scalar's blank lines).
+        node = self.layout.items[-1]
+        while isinstance(node, (yaml.MappingNode, yaml.SequenceNode)) and node.value:
+            node = node.value[-1][1] if isinstance(node, yaml.MappingNode) else node.value[-1]
+        end = node.end_mark
+        return max(at, end.line + (1 if end.column > 0 else 0))
 
     def _verify(self, new_text: str, entries: list[NewEntry]) -> None:
-        """Re-read the spliced text: the old entries then exactly the new ones, nothing else."""
-        data = _parse(new_text, self.path)
-        old = self.papers or []
+        """Re-read the spliced text: the old entries then exactly the new ones, nothing else.
+
+        Text before the insertion point is unchanged, so the entries before the last one read as
+        they did; the last old entry (a trailing block scalar could absorb what follows it), the
+        new entries, and every top-level key after ``papers`` are compared value by value.
+        """
+        old = self.layout
         try:
-            papers = data["papers"]
-            ok = len(papers) == len(old) + len(entries)
-            if ok:
-                for got, want in zip(papers[len(old):], entries):
-                    if _plain(got) != entry_values(want):
-                        ok = False
-                for got, want in zip(papers, old):
-                    if _plain(got) != _plain(want):
-                        ok = False
-        except (KeyError, TypeError):
-            ok = False
+            new = _layout(_compose(new_text, self.path), self.path)
+        except DatabaseError as exc:
+            raise DatabaseError(f"{exc} (after inserting the new entries; nothing was written)")
+        n_old = len(old.items)
+        ok = len(new.items) == n_old + len(entries)
+        if ok and n_old:
+            ok = _construct(new.items[n_old - 1]) == _construct(old.items[-1])
+        if ok:
+            ok = all(_construct(got) == entry_values(want)
+                     for got, want in zip(new.items[n_old:], entries))
+        if ok:
+            ok = [(_construct(k), _construct(v)) for k, v in new.following] == [
+                (_construct(k), _construct(v)) for k, v in old.following]
         if not ok:
-            raise DatabaseError(f"{self.path}: the file's layout defeated a safe append (the result "
-                                "did not read back as the old entries plus the new); add the "
-                                "entries by hand")
+            raise DatabaseError(f"{self.path}: the file's layout defeated a safe append (the "
+                                "result did not read back as the old entries plus the new); add "
+                                "the entries by hand")
 
     def write(self, new_text: str) -> bool:
         return write_text_atomic(self.path, new_text)
-
-
-def _parse(text: str, path: Path) -> Any:
-    from ruamel.yaml.error import MarkedYAMLError, YAMLError
-
-    try:
-        return _yaml().load(text)
-    except MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = f":{mark.line + 1}" if mark is not None else ""
-        raise DatabaseError(f"{path}{line}: invalid YAML: {exc.problem or exc.context}; "
-                            "run repro validate") from None
-    except YAMLError as exc:
-        raise DatabaseError(f"{path}: invalid YAML: {exc}") from None
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    if isinstance(value, str):
-        return str(value)
-    return value
 
 
 def entry_values(entry: NewEntry) -> dict[str, Any]:
@@ -316,6 +342,11 @@ def entry_values(entry: NewEntry) -> dict[str, Any]:
     return out
 
 
+def _needs_quotes(value: str) -> bool:
+    """True when YAML 1.1 (what PyYAML and the validator use) would not read ``value`` as text."""
+    return _RESOLVER.resolve(yaml.ScalarNode, value, (True, False)) != _STR_TAG
+
+
 def render_entries(entries: Iterable[NewEntry], *, dash: int = 2, key_col: int = 4) -> str:
     """YAML text for entries as list items: ``dash`` spaces, ``-``, keys at ``key_col``.
 
@@ -323,8 +354,12 @@ def render_entries(entries: Iterable[NewEntry], *, dash: int = 2, key_col: int =
     authors a flow list; each taxonomy field an empty list with a comment naming its values, so
     ``repro validate`` fails until a person has chosen.
     """
+    from ruamel.yaml import YAML
     from ruamel.yaml.comments import CommentedMap, CommentedSeq
     from ruamel.yaml.scalarstring import DoubleQuotedScalarString
+
+    def text(value: str, always: bool = False) -> str:
+        return DoubleQuotedScalarString(value) if always or _needs_quotes(value) else value
 
     def flow(items: Iterable[Any]) -> CommentedSeq:
         seq = CommentedSeq(items)
@@ -337,19 +372,19 @@ def render_entries(entries: Iterable[NewEntry], *, dash: int = 2, key_col: int =
     width = max(len(name) for name, _ in FILL_IN)
     seq = CommentedSeq()
     for entry in entries:
-        values = entry_values(entry)
         m = CommentedMap()
-        for key, value in values.items():
-            if key == "title" or key == "arxiv":
-                value = DoubleQuotedScalarString(value)
+        for key, value in entry_values(entry).items():
+            if isinstance(value, str):
+                value = text(value, always=key in ("title", "arxiv"))
             elif isinstance(value, list):
-                value = flow(value)
+                value = flow(text(v) for v in value)
             m[key] = value
         for name, allowed in FILL_IN:
             m.yaml_add_eol_comment(f"# fill in: {' | '.join(allowed)}", key=name,
                                    column=step + width + 6)
         seq.append(m)
-    y = _yaml()
+    y = YAML(typ="rt")
+    y.width = 1 << 16  # never wrap: a wrapped title would be a needless multi-line diff
     y.indent(mapping=step, sequence=step, offset=0)
     buf = io.StringIO()
     y.dump(seq, buf)

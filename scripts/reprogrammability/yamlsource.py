@@ -70,10 +70,28 @@ _KIND_NAMES = {
     _INT: "an integer", "tag:yaml.org,2002:float": "a number", "tag:yaml.org,2002:timestamp":
     "a date", "tag:yaml.org,2002:bool": "a boolean", "tag:yaml.org,2002:null": "null",
 }
-#: SafeLoader's YAML 1.1 implicit resolvers by first character, exactly what safe_load uses.
-_RESOLVERS: dict[str, list[tuple[str, re.Pattern[str]]]] = yaml.SafeLoader.yaml_implicit_resolvers
-_CONSTRUCTOR = yaml.SafeLoader("")  # only its construct_yaml_* methods are used
 _CONSTRUCTORS = yaml.SafeLoader.yaml_constructors
+#: SafeLoader's YAML 1.1 implicit resolvers by first character, as safe_load uses them, less
+#: ``<<`` (merge, meaningless without aliases) and ``=`` (value), which safe_load cannot build
+#: as values either: here they stay strings.
+_RESOLVERS: dict[str, list[tuple[str, re.Pattern[str]]]] = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag in _CONSTRUCTORS]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+#: First characters whose only implicit resolvers are YAML 1.1's bool and null words; for
+#: plain scalars starting with them a dictionary lookup replaces the regular expressions.
+_WORDS: dict[str, Any] = {
+    **dict.fromkeys(("yes", "Yes", "YES", "true", "True", "TRUE", "on", "On", "ON"), True),
+    **dict.fromkeys(("no", "No", "NO", "false", "False", "FALSE", "off", "Off", "OFF"), False),
+    **dict.fromkeys(("null", "Null", "NULL", "~"), None),
+}
+_WORD_STARTS = frozenset(
+    c for c, resolvers in _RESOLVERS.items()
+    if c and {tag for tag, _ in resolvers} <= {"tag:yaml.org,2002:bool", "tag:yaml.org,2002:null"}
+) | (frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ") - set(_RESOLVERS))
+#: A plain scalar of ASCII digits not starting with 0 is a decimal int (and nothing else).
+_DIGITS = frozenset("123456789")
+_CONSTRUCTOR = yaml.SafeLoader("")  # only its construct_yaml_* methods are used
 
 
 class MapSpan:
@@ -212,8 +230,6 @@ class _Builder:
 
     def tagged(self, event: ScalarEvent, tag: str, path: Path_) -> Any:
         """A scalar with an explicit tag (``!!str 2021``, ``!!binary ...``, ``!custom``)."""
-        if tag == "!":
-            return event.value
         if tag == _STR:
             return event.value
         if tag in _SCALAR_TAGS:
@@ -293,11 +309,24 @@ class _Builder:
                     self.anchor(event, _child_path(top))
                 tag = event.tag
                 value = event.value
-                if tag is not None:
+                if tag is not None and tag != "!":
                     value = self.tagged(event, tag, _child_path(top))
                 elif not event.style and event.implicit[0]:
-                    # Plain scalar: YAML 1.1 implicit typing, as safe_load does it.
-                    resolvers = resolvers_for(value[:1])
+                    # Plain scalar: YAML 1.1 implicit typing, as safe_load does it. Two exact
+                    # shortcuts first: words that are no bool/null, and plain decimal ints.
+                    first = value[:1]
+                    if first in _WORD_STARTS:
+                        if value in _WORDS:
+                            value = _WORDS[value]
+                        resolvers = None
+                    elif first in _DIGITS and value.isdigit() and value.isascii():
+                        if len(value) < 100:
+                            value = int(value)
+                            resolvers = None
+                        else:
+                            resolvers = resolvers_for(first)
+                    else:
+                        resolvers = resolvers_for(first)
                     if resolvers:
                         for res_tag, regexp in resolvers:
                             if regexp.match(value):

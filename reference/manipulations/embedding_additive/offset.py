@@ -32,10 +32,14 @@ def _default_positions(adapter) -> int:
 
 @register_manipulation("embedding_offset", default_for=("vision", "text"))
 class EmbeddingOffset(Manipulation):
+    """Learned offset on the input embeddings (DePT, Shi & Lipani, ICLR 2024). Cell: learnable · embedding · additive."""
+
     cell = ("learnable", "embedding", "additive")
     needs_tokens = True
 
-    def __init__(self, adapter, positions: int | None = None, rank: int | None = None, init_std: float = 0.02) -> None:
+    def __init__(
+        self, adapter, positions: int | None = None, rank: int | None = None, init_std: float = 0.02
+    ) -> None:
         super().__init__(adapter)
         d = adapter.embed_dim
         self.positions = int(positions or _default_positions(adapter))
@@ -60,7 +64,9 @@ class EmbeddingOffset(Manipulation):
 
 @register_manipulation("fixed_embedding_offset", default_for=("vision", "text"))
 class FixedEmbeddingOffset(Manipulation):
-    """Args: vector ``(D,)``, or positives/negatives (inputs as the backbone takes them) to take the
+    """Activation addition at the embedding layer (ActAdd, Turner et al., 2023). Cell: fixed · embedding · additive.
+
+    Args: vector ``(D,)``, or positives/negatives (inputs as the backbone takes them) to take the
     difference of their mean embeddings; coefficient: the scale."""
 
     cell = ("fixed", "embedding", "additive")
@@ -81,7 +87,9 @@ class FixedEmbeddingOffset(Manipulation):
             vector = mean_difference(adapter, positives, negatives, layer=None)
         v = torch.as_tensor(vector, dtype=torch.float32).detach().view(-1)
         if v.numel() != adapter.embed_dim:
-            raise ValueError(f"fixed_embedding_offset: vector has {v.numel()} values, model width {adapter.embed_dim}")
+            raise ValueError(
+                f"fixed_embedding_offset: vector has {v.numel()} values, model width {adapter.embed_dim}"
+            )
         self.register_buffer("vector", v * float(coefficient))
 
     def transform_embeddings(self, x: Any, embed) -> Tensor:

@@ -15,7 +15,8 @@ No parameters; the vision tokens are a non-persistent buffer (recomputable from 
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -27,12 +28,19 @@ from .._common import insert_tokens
 
 @register_manipulation("hard_prompt", default_for=("vision", "text"))
 class HardPrompt(Manipulation):
-    """Args: prompt_ids (text) — token ids of the prompt; images (vision) — ``(K, 3, h, w)`` in ``[0, 1]``."""
+    """Fixed hard-prompt embeddings prepended (the discrete-prompt baseline of Lester et al. 2021 / P-tuning). Cell: fixed · embedding · concatenative.
+
+    Args: prompt_ids (text) — token ids of the prompt; images (vision) — ``(K, 3, h, w)`` in ``[0, 1]``."""
 
     cell = ("fixed", "embedding", "concatenative")
     needs_tokens = True
 
-    def __init__(self, adapter, prompt_ids: Sequence[int] | Tensor | None = None, images: Tensor | None = None) -> None:
+    def __init__(
+        self,
+        adapter,
+        prompt_ids: Sequence[int] | Tensor | None = None,
+        images: Tensor | None = None,
+    ) -> None:
         super().__init__(adapter)
         if adapter.modality == "text":
             if prompt_ids is None:
@@ -44,10 +52,14 @@ class HardPrompt(Manipulation):
         else:
             if images is None:
                 raise ValueError("hard_prompt: a vision model needs images")
-            images = torch.as_tensor(images, dtype=torch.float32)
+            images = adapter.to_device(torch.as_tensor(images, dtype=torch.float32))
             with torch.no_grad():
-                tokens = adapter.embed(adapter.normalize(adapter.fit(images)))[:, adapter.prompt_offset :]
-            self.register_buffer("tokens", tokens.reshape(-1, tokens.shape[-1]).clone(), persistent=False)
+                tokens = adapter.embed(adapter.normalize(adapter.fit(images)))[
+                    :, adapter.prompt_offset :
+                ]
+            self.register_buffer(
+                "tokens", tokens.reshape(-1, tokens.shape[-1]).clone(), persistent=False
+            )
 
     def prompt_tokens(self) -> Tensor:
         if self.adapter.modality == "text":

@@ -46,13 +46,19 @@ def init_prompts(adapter, shape: tuple[int, ...], init: str, std: float) -> Tens
 
 @register_manipulation("soft_prompt", default_for=("vision", "text"))
 class SoftPrompt(Manipulation):
+    """Soft prompts: prompt tuning (Lester et al., EMNLP 2021) and VPT-shallow (Jia et al., ECCV 2022). Cell: learnable · embedding · concatenative."""
+
     cell = ("learnable", "embedding", "concatenative")
     needs_tokens = True
 
-    def __init__(self, adapter, length: int = 10, init: str = "normal", init_std: float = 0.02) -> None:
+    def __init__(
+        self, adapter, length: int = 10, init: str = "normal", init_std: float = 0.02
+    ) -> None:
         super().__init__(adapter)
         self.length = int(length)
-        self.prompts = nn.Parameter(init_prompts(adapter, (self.length, adapter.embed_dim), init, init_std))
+        self.prompts = nn.Parameter(
+            init_prompts(adapter, (self.length, adapter.embed_dim), init, init_std)
+        )
 
     def transform_embeddings(self, x: Any, embed) -> Tensor:
         return insert_tokens(embed(x), self.prompts, self.adapter.prompt_offset)

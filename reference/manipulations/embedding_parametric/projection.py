@@ -23,18 +23,35 @@ from .._common import mean_difference, orthonormal_rows
 
 @register_manipulation("embedding_projection", default_for=("vision", "text"))
 class EmbeddingProjection(Manipulation):
-    """Args: directions ``(k, D)``, or positives/negatives to take their mean-embedding difference."""
+    """Hard-debias projection of the embeddings (Bolukbasi et al., NeurIPS 2016). Cell: fixed · embedding · parametric.
+
+    Args: directions ``(k, D)``, or positives/negatives to take their mean-embedding difference."""
 
     cell = ("fixed", "embedding", "parametric")
     needs_tokens = True
 
-    def __init__(self, adapter, directions: Tensor | None = None, positives: Any = None, negatives: Any = None) -> None:
+    def __init__(
+        self,
+        adapter,
+        directions: Tensor | None = None,
+        positives: Any = None,
+        negatives: Any = None,
+    ) -> None:
         super().__init__(adapter)
         if directions is None:
             if positives is None or negatives is None:
-                raise ValueError("embedding_projection: give directions, or positives and negatives")
+                raise ValueError(
+                    "embedding_projection: give directions, or positives and negatives"
+                )
             directions = mean_difference(adapter, positives, negatives, layer=None)
-        self.register_buffer("basis", orthonormal_rows(torch.as_tensor(directions, dtype=torch.float32).detach().cpu(), adapter.embed_dim, "embedding_projection"))
+        self.register_buffer(
+            "basis",
+            orthonormal_rows(
+                torch.as_tensor(directions, dtype=torch.float32).detach().cpu(),
+                adapter.embed_dim,
+                "embedding_projection",
+            ),
+        )
 
     def transform_embeddings(self, x: Any, embed) -> Tensor:
         tokens = embed(x)

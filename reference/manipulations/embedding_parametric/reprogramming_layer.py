@@ -23,7 +23,8 @@ along the sequence).
 from __future__ import annotations
 
 import math
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -47,6 +48,8 @@ def patch_basis_embeddings(adapter) -> Tensor:
 
 @register_manipulation("reprogramming_layer", default_for=("vision", "text"))
 class ReprogrammingLayer(Manipulation):
+    """Patch reprogramming onto text prototypes (Time-LLM, Jin et al., ICLR 2024). Cell: learnable · embedding · parametric."""
+
     cell = ("learnable", "embedding", "parametric")
     needs_tokens = True
     raw_input = True
@@ -68,7 +71,12 @@ class ReprogrammingLayer(Manipulation):
         super().__init__(adapter)
         d_llm = adapter.embed_dim
         d_keys = int(d_keys or max(1, d_model // num_heads))
-        self.patch_len, self.stride, self.num_heads, self.d_keys = int(patch_len), int(stride), int(num_heads), d_keys
+        self.patch_len, self.stride, self.num_heads, self.d_keys = (
+            int(patch_len),
+            int(stride),
+            int(num_heads),
+            d_keys,
+        )
         self.instance_norm = bool(instance_norm)
         vocab = self.vocabulary().shape[0]
         self.patch_embedding = nn.Linear(self.patch_len, d_model)
@@ -81,7 +89,9 @@ class ReprogrammingLayer(Manipulation):
         for name, ids in (("prefix_ids", prefix_ids), ("suffix_ids", suffix_ids)):
             if ids is not None and adapter.modality != "text":
                 raise ValueError(f"reprogramming_layer: {name} needs a text model")
-            self.register_buffer(name, None if ids is None else torch.as_tensor(ids, dtype=torch.long).view(-1))
+            self.register_buffer(
+                name, None if ids is None else torch.as_tensor(ids, dtype=torch.long).view(-1)
+            )
 
     def vocabulary(self) -> Tensor:
         """The frozen source vectors the prototypes are combined from, ``(V, D)``."""
@@ -94,13 +104,17 @@ class ReprogrammingLayer(Manipulation):
         if x.dim() == 2:
             x = x.unsqueeze(1)
         if x.dim() != 3:
-            raise ValueError(f"reprogramming_layer: expected a series (B, T) or (B, C, T), got {tuple(x.shape)}")
+            raise ValueError(
+                f"reprogramming_layer: expected a series (B, T) or (B, C, T), got {tuple(x.shape)}"
+            )
         x = x.float()
         if self.instance_norm:
             x = (x - x.mean(-1, keepdim=True)) / (x.std(-1, keepdim=True, unbiased=False) + 1e-5)
         x = F.pad(x, (0, self.stride), mode="replicate")
         if x.shape[-1] < self.patch_len:
-            raise ValueError(f"reprogramming_layer: series of length {x.shape[-1] - self.stride} shorter than a patch")
+            raise ValueError(
+                f"reprogramming_layer: series of length {x.shape[-1] - self.stride} shorter than a patch"
+            )
         p = x.unfold(-1, self.patch_len, self.stride)  # (B, C, L, patch_len)
         return p.reshape(p.shape[0], -1, self.patch_len)
 

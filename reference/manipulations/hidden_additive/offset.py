@@ -8,7 +8,7 @@ block added to every position of the block's output, ``h ← h + δ_i``. Starts 
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 import torch
 from torch import Tensor, nn
@@ -20,6 +20,8 @@ from .._common import select_layers
 
 @register_manipulation("hidden_offset", default_for=("vision", "text"))
 class HiddenOffset(Manipulation):
+    """Learned per-block offset on hidden states (RED, Wu et al., ACL 2024; BiPO steering, Cao et al., 2024). Cell: learnable · hidden · additive."""
+
     cell = ("learnable", "hidden", "additive")
     needs_tokens = True
 

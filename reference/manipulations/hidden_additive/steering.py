@@ -20,7 +20,9 @@ from ...registry import register_manipulation
 from .._common import mean_difference, select_layers
 
 
-def steering_vector(model_or_adapter: Any, positives: Any, negatives: Any, layer: int, pool: str = "mean") -> Tensor:
+def steering_vector(
+    model_or_adapter: Any, positives: Any, negatives: Any, layer: int, pool: str = "mean"
+) -> Tensor:
     """``mean(act(positives)) − mean(act(negatives))`` at the input of block ``layer``.
 
     ``pool`` says how a sequence becomes one vector: ``"mean"`` over its real tokens, or
@@ -33,7 +35,9 @@ def steering_vector(model_or_adapter: Any, positives: Any, negatives: Any, layer
 
 @register_manipulation("steering_vector", default_for=("vision", "text"))
 class SteeringVector(Manipulation):
-    """Args: layer; vector ``(D,)`` or positives/negatives (then :func:`steering_vector`); coefficient."""
+    """Fixed steering vector (ActAdd, Turner et al., 2023; CAA, Rimsky et al., ACL 2024). Cell: fixed · hidden · additive.
+
+    Args: layer; vector ``(D,)`` or positives/negatives (then :func:`steering_vector`); coefficient."""
 
     cell = ("fixed", "hidden", "additive")
     needs_tokens = True
@@ -56,7 +60,9 @@ class SteeringVector(Manipulation):
             vector = steering_vector(adapter, positives, negatives, self.layer, pool)
         v = torch.as_tensor(vector, dtype=torch.float32).detach().view(-1)
         if v.numel() != adapter.embed_dim:
-            raise ValueError(f"steering_vector: vector has {v.numel()} values, model width {adapter.embed_dim}")
+            raise ValueError(
+                f"steering_vector: vector has {v.numel()} values, model width {adapter.embed_dim}"
+            )
         self.register_buffer("vector", v * float(coefficient))
 
     def before_block(self, index: int, hidden: Tensor) -> Tensor:

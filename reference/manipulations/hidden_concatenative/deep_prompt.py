@@ -14,7 +14,8 @@ Prompts start small-normal (std 0.02). ``layers`` restricts which blocks get the
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from torch import Tensor, nn
 
@@ -26,6 +27,8 @@ from ..embedding_concatenative.soft_prompt import init_prompts
 
 @register_manipulation("deep_prompt", default_for=("vision", "text"))
 class DeepPrompt(Manipulation):
+    """Per-layer prompts: VPT-deep (Jia et al., ECCV 2022), P-tuning v2 (Liu et al., ACL 2022). Cell: learnable · hidden · concatenative."""
+
     cell = ("learnable", "hidden", "concatenative")
     needs_tokens = True
 

@@ -27,7 +27,9 @@ from .._common import insert_tokens, replace_tokens
 
 @register_manipulation("demonstration_states", default_for=("vision", "text"))
 class DemonstrationStates(Manipulation):
-    """Args: demonstrations — token ids / a tokenizer's output (text) or images ``(K, 3, h, w)``."""
+    """Fixed demonstration states in hidden space (structured prompting, Hao et al., 2022). Cell: fixed · hidden · concatenative.
+
+    Args: demonstrations — token ids / a tokenizer's output (text) or images ``(K, 3, h, w)``."""
 
     cell = ("fixed", "hidden", "concatenative")
     needs_tokens = True
@@ -36,12 +38,12 @@ class DemonstrationStates(Manipulation):
         super().__init__(adapter)
         with torch.no_grad():
             if adapter.modality == "text":
-                batch = TokenBatch.coerce(demonstrations)
+                batch = adapter.to_device(TokenBatch.coerce(demonstrations))
                 keep = batch.mask().bool().reshape(-1)
                 per_layer = [adapter.embed(batch)] + adapter.hidden_states(batch)
                 states = [s.reshape(-1, s.shape[-1])[keep] for s in per_layer]
             else:
-                images = torch.as_tensor(demonstrations, dtype=torch.float32)
+                images = adapter.to_device(torch.as_tensor(demonstrations, dtype=torch.float32))
                 per_layer = adapter.hidden_states(images)
                 o = adapter.prompt_offset
                 states = [per_layer[0]] + per_layer

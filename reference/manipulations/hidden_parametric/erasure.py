@@ -11,7 +11,8 @@ this orthogonal reference does not. No parameters.
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -23,7 +24,9 @@ from .._common import mean_difference, orthonormal_rows, select_layers
 
 @register_manipulation("concept_erasure", default_for=("vision", "text"))
 class ConceptErasure(Manipulation):
-    """Args: layers (blocks whose input is projected; default all); directions ``(k, D)``, or
+    """Fixed concept erasure on hidden states (INLP, Ravfogel et al., ACL 2020; LEACE, Belrose et al., NeurIPS 2023). Cell: fixed · hidden · parametric.
+
+    Args: layers (blocks whose input is projected; default all); directions ``(k, D)``, or
     positives/negatives (inputs of the two classes; the direction is taken at the first layer)."""
 
     cell = ("fixed", "hidden", "parametric")
@@ -43,7 +46,9 @@ class ConceptErasure(Manipulation):
         if directions is None:
             if positives is None or negatives is None:
                 raise ValueError("concept_erasure: give directions, or positives and negatives")
-            directions = mean_difference(adapter, positives, negatives, layer=min(self.layers), pool=pool)
+            directions = mean_difference(
+                adapter, positives, negatives, layer=min(self.layers), pool=pool
+            )
         u = torch.as_tensor(directions, dtype=torch.float32).detach().cpu()
         self.register_buffer("basis", orthonormal_rows(u, adapter.embed_dim, "concept_erasure"))
 

@@ -9,7 +9,7 @@ with padding, pad on the left so the last tokens are real) or ``"all"``.
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 import torch
 from torch import Tensor, nn
@@ -37,7 +37,9 @@ class LoReFTIntervention(nn.Module):
 
 @register_manipulation("loreft", default_for=("vision", "text"))
 class LoReFT(Manipulation):
-    """Args: rank; layers (default all blocks); positions: ``"all"``, ``("first", k)`` or ``("last", k)``."""
+    """Low-rank representation intervention, LoReFT (Wu et al., NeurIPS 2024). Cell: learnable · hidden · parametric.
+
+    Args: rank; layers (default all blocks); positions: ``"all"``, ``("first", k)`` or ``("last", k)``."""
 
     cell = ("learnable", "hidden", "parametric")
     needs_tokens = True
@@ -53,11 +55,18 @@ class LoReFT(Manipulation):
         self.layers = select_layers(adapter, layers, "loreft")
         self._slot = {layer: i for i, layer in enumerate(self.layers)}
         if positions != "all" and not (
-            isinstance(positions, tuple) and len(positions) == 2 and positions[0] in ("first", "last") and positions[1] > 0
+            isinstance(positions, tuple)
+            and len(positions) == 2
+            and positions[0] in ("first", "last")
+            and positions[1] > 0
         ):
-            raise ValueError(f"loreft: positions must be 'all', ('first', k) or ('last', k), got {positions!r}")
+            raise ValueError(
+                f"loreft: positions must be 'all', ('first', k) or ('last', k), got {positions!r}"
+            )
         self.positions = positions
-        self.interventions = nn.ModuleList(LoReFTIntervention(adapter.embed_dim, int(rank)) for _ in self.layers)
+        self.interventions = nn.ModuleList(
+            LoReFTIntervention(adapter.embed_dim, int(rank)) for _ in self.layers
+        )
 
     def after_block(self, index: int, hidden: Tensor) -> Tensor:
         slot = self._slot.get(index)

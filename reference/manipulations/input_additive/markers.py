@@ -15,7 +15,8 @@ Neither owns a parameter.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -46,7 +47,7 @@ def _outline(boxes: Tensor, height: int, width: int, shape: str, thickness: floa
 
 @register_manipulation("visual_marker", default_for=("vision",))
 class VisualMarker(Manipulation):
-    """Red-Circle / Set-of-Mark style marker overlay.
+    """Red-Circle (Shtedritski et al., ICCV 2023) / Set-of-Mark (Yang et al., 2023) marker overlay. Cell: fixed · input · additive.
 
     Args:
         boxes: fixed regions ``(x0, y0, x1, y1)`` in ``[0, 1]`` coordinates to mark in every image
@@ -70,7 +71,9 @@ class VisualMarker(Manipulation):
         super().__init__(adapter)
         image_adapter(adapter, "visual_marker")
         if shape not in SHAPES:
-            raise ValueError(f"visual_marker: shape must be one of {', '.join(SHAPES)}, got {shape!r}")
+            raise ValueError(
+                f"visual_marker: shape must be one of {', '.join(SHAPES)}, got {shape!r}"
+            )
         self.shape, self.thickness, self.alpha = shape, float(thickness), float(alpha)
         self.register_buffer("color", torch.tensor(color, dtype=torch.float32).view(1, 3, 1, 1))
         h, w = adapter.input_size
@@ -88,14 +91,16 @@ class VisualMarker(Manipulation):
         mask = self.mask
         if boxes is not None:
             h, w = x.shape[-2:]
-            per_sample = _outline(boxes.to(x.dtype), h, w, self.shape, self.thickness).unsqueeze(1)
+            per_sample = _outline(boxes.to(x.device, x.dtype), h, w, self.shape, self.thickness).unsqueeze(1)
             mask = torch.maximum(mask, per_sample * self.alpha)
         return x + mask * (self.color - x)
 
 
 @register_manipulation("text_markers", default_for=("text",))
 class TextMarkers(Manipulation):
-    """Fixed marker tokens around a span of every sequence: ``… [open] span [close] …``.
+    """Entity markers around a span (Baldini Soares et al., ACL 2019; Zhou & Chen, 2022). Cell: fixed · input · additive.
+
+    Fixed marker tokens around a span of every sequence: ``… [open] span [close] …``.
 
     Spans come with the batch, ``model((batch, spans))`` or a mapping with a ``"spans"`` entry:
     ``(B, 2)`` token positions ``[start, end)``.
@@ -112,7 +117,7 @@ class TextMarkers(Manipulation):
     def transform_input(self, x: Any) -> TokenBatch:
         if isinstance(x, tuple):
             x, spans = x
-        elif hasattr(x, "keys") and "spans" in x.keys():
+        elif hasattr(x, "keys") and "spans" in x:
             spans = x["spans"]
         else:
             raise ValueError("text_markers: pass (batch, spans) or a mapping with 'spans' (B, 2)")
@@ -128,6 +133,10 @@ class TextMarkers(Manipulation):
         j = torch.arange(length + 2, device=ids.device).expand(b, -1)
         src = torch.where(j < start, j, torch.where(j <= end, j - 1, j - 2)).clamp(0, length - 1)
         is_open, is_close = j == start, j == end + 1
-        new_ids = ids.gather(1, src).masked_fill(is_open, self.open_id).masked_fill(is_close, self.close_id)
+        new_ids = (
+            ids.gather(1, src)
+            .masked_fill(is_open, self.open_id)
+            .masked_fill(is_close, self.close_id)
+        )
         new_mask = mask.gather(1, src).masked_fill(is_open | is_close, 1)
         return TokenBatch(input_ids=new_ids, attention_mask=new_mask)

@@ -17,7 +17,7 @@ perturbation lives in pixel units. ``W`` starts at zero, so the first forward pa
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
@@ -54,11 +54,17 @@ class CanvasPerturbation(Manipulation):
         super().__init__(adapter)
         image_adapter(adapter, type(self).__name__)
         if mask not in ("outside", "full"):
-            raise ValueError(f"{type(self).__name__}: mask must be 'outside' or 'full', got {mask!r}")
+            raise ValueError(
+                f"{type(self).__name__}: mask must be 'outside' or 'full', got {mask!r}"
+            )
         self.canvas = adapter.input_size
         self.target_size = None if target_size is None else _pair(target_size)
-        if self.target_size is not None and any(t > c for t, c in zip(self.target_size, self.canvas)):
-            raise ValueError(f"{type(self).__name__}: target_size {self.target_size} exceeds {self.canvas}")
+        if self.target_size is not None and any(
+            t > c for t, c in zip(self.target_size, self.canvas)
+        ):
+            raise ValueError(
+                f"{type(self).__name__}: target_size {self.target_size} exceeds {self.canvas}"
+            )
         self.mask_mode = mask
         self.bound = float(bound)
         self.fill = float(fill)
@@ -102,7 +108,10 @@ class CanvasPerturbation(Manipulation):
 
 @register_manipulation("adversarial_reprogramming", default_for=("vision",))
 class AdversarialReprogramming(CanvasPerturbation):
-    """Elsayed et al. (ICLR 2019): a program around the centred target image (mask outside)."""
+    """Elsayed, Goodfellow & Sohl-Dickstein (ICLR 2019): a bounded program around the centred target. Cell: learnable · input · additive.
+
+    The target keeps its size (or ``target_size``) in the middle of a mid-grey canvas; the
+    program is masked out over it."""
 
     def __init__(self, adapter, target_size=None, bound: float = 0.5, fill: float = 0.5) -> None:
         super().__init__(adapter, target_size=target_size, mask="outside", bound=bound, fill=fill)
@@ -110,8 +119,9 @@ class AdversarialReprogramming(CanvasPerturbation):
 
 @register_manipulation("watermark_perturbation")
 class WatermarkPerturbation(CanvasPerturbation):
-    """Full-image watermark (Wang et al. 2022; ILM-VP, BLM): target resized to the source
-    resolution, a bounded perturbation on every pixel."""
+    """Full-image watermark perturbation (Wang et al., NeurIPS 2022; ILM-VP, CVPR 2023; BLM, 2024). Cell: learnable · input · additive.
+
+    The target is resized to the source resolution; a bounded perturbation on every pixel."""
 
     def __init__(self, adapter, target_size=None, bound: float = 1.0) -> None:
         super().__init__(

@@ -13,7 +13,7 @@ starts at zero (the unmodified text); positions past ``max_length`` are not pert
 from __future__ import annotations
 
 import torch
-from torch import Tensor, nn
+from torch import nn
 
 from ...core import Manipulation, TokenBatch
 from ...registry import register_manipulation
@@ -22,6 +22,8 @@ from .._common import text_adapter
 
 @register_manipulation("token_perturbation", default_for=("text",))
 class TokenPerturbation(Manipulation):
+    """Additive perturbation of the one-hot token input (after Neekhara et al., EMNLP 2019). Cell: learnable · input · additive."""
+
     cell = ("learnable", "input", "additive")
     modalities = ("text",)
 

@@ -10,8 +10,9 @@ every query's ids — the frozen model is steered only by what it reads, so noth
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -52,7 +53,9 @@ class PromptBuilder:
     def format_demonstration(self, demo: Demonstration) -> str:
         lines = [self.input_template.format(input=demo.input)]
         if self.chain_of_thought:
-            lines.append(f"{self.cot_trigger} {demo.rationale}" if demo.rationale else self.cot_trigger)
+            lines.append(
+                f"{self.cot_trigger} {demo.rationale}" if demo.rationale else self.cot_trigger
+            )
         lines.append(self.answer_template.format(label=demo.label))
         return "\n".join(lines)
 
@@ -76,7 +79,9 @@ class PromptBuilder:
 
 @register_manipulation("demonstrations", default_for=("text",))
 class Demonstrations(Manipulation):
-    """Prepends fixed context token ids (instruction + demonstrations) to every query.
+    """In-context demonstrations and chain-of-thought prompts (Brown et al., 2020; Wei et al., 2022; Kojima et al., 2022). Cell: fixed · input · concatenative.
+
+    Prepends fixed context token ids (instruction + demonstrations) to every query.
 
     Args:
         context_ids: the tokenised context, e.g. ``tokenizer(builder.context())["input_ids"]``;

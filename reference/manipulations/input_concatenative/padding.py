@@ -23,7 +23,9 @@ from .._common import image_adapter
 
 @register_manipulation("padding_prompt", default_for=("vision",))
 class PaddingPrompt(Manipulation):
-    """Args: pad: border width ``p`` in pixels (default: Bahng's 30 at 224, scaled to the source size)."""
+    """Padding prompt (Bahng et al., 2022; AutoVP, Tsao et al., ICLR 2024). Cell: learnable · input · concatenative.
+
+    Args: pad: border width ``p`` in pixels (default: Bahng's 30 at 224, scaled to the source size)."""
 
     cell = ("learnable", "input", "concatenative")
     modalities = ("vision",)
@@ -45,7 +47,9 @@ class PaddingPrompt(Manipulation):
         frame = torch.ones(1, 1, h, w)
         frame[..., p : h - p, p : w - p] = 0
         # The border's resting colour: the model's mean, i.e. zero after normalisation.
-        self.register_buffer("base", frame * adapter.mean.detach().cpu().view(1, -1, 1, 1), persistent=False)
+        self.register_buffer(
+            "base", frame * adapter.mean.detach().cpu().view(1, -1, 1, 1), persistent=False
+        )
 
     def prompt(self) -> Tensor:
         """The frame ``(1, 3, H, W)``, zero where the image goes."""

@@ -22,18 +22,24 @@ from .._common import image_adapter
 
 @register_manipulation("visual_icl_grid", default_for=("vision",))
 class VisualICLGrid(Manipulation):
-    """Args: demonstrations ``(K, 3, h, w)`` in ``[0, 1]`` (e.g. input/output pairs in reading
+    """Visual in-context grid (Bar et al., NeurIPS 2022; Zhang et al., NeurIPS 2023). Cell: fixed · input · concatenative.
+
+    Args: demonstrations ``(K, 3, h, w)`` in ``[0, 1]`` (e.g. input/output pairs in reading
     order); columns: grid width (default ``ceil(sqrt(K + 1))``); fill: colour of empty cells."""
 
     cell = ("fixed", "input", "concatenative")
     modalities = ("vision",)
 
-    def __init__(self, adapter, demonstrations: Tensor, columns: int | None = None, fill: float = 1.0) -> None:
+    def __init__(
+        self, adapter, demonstrations: Tensor, columns: int | None = None, fill: float = 1.0
+    ) -> None:
         super().__init__(adapter)
         image_adapter(adapter, "visual_icl_grid")
         demos = torch.as_tensor(demonstrations, dtype=torch.float32)
         if demos.dim() != 4 or demos.shape[1] != 3 or demos.shape[0] == 0:
-            raise ValueError(f"visual_icl_grid: demonstrations must be (K, 3, h, w), got {tuple(demos.shape)}")
+            raise ValueError(
+                f"visual_icl_grid: demonstrations must be (K, 3, h, w), got {tuple(demos.shape)}"
+            )
         k = demos.shape[0]
         cols = int(columns) if columns else math.ceil(math.sqrt(k + 1))
         rows = math.ceil((k + 1) / cols)

@@ -20,6 +20,8 @@ from .._common import straight_through, text_adapter
 
 @register_manipulation("vocabulary_prompt", default_for=("text",))
 class VocabularyPrompt(Manipulation):
+    """Learned discrete prompt tokens (AutoPrompt, Shin et al., EMNLP 2020; PEZ, Wen et al., NeurIPS 2023). Cell: learnable · input · concatenative."""
+
     cell = ("learnable", "input", "concatenative")
     modalities = ("text",)
 
@@ -47,4 +49,6 @@ class VocabularyPrompt(Manipulation):
         mask = batch.mask()
         mask = torch.cat([mask.new_ones(b, self.length), mask], dim=1)
         answer = None if batch.answer_index is None else batch.answer_index + self.length
-        return TokenBatch(input_ids=ids, attention_mask=mask, inputs_embeds=embeds, answer_index=answer)
+        return TokenBatch(
+            input_ids=ids, attention_mask=mask, inputs_embeds=embeds, answer_index=answer
+        )

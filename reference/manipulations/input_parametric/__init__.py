@@ -5,4 +5,10 @@ from .signal_to_image import SignalToImage
 from .token_translation import TokenTranslation
 from .vocabulary_mapping import VocabularyMapping
 
-__all__ = ["MaskGenerator", "SampleSpecificMask", "SignalToImage", "TokenTranslation", "VocabularyMapping"]
+__all__ = [
+    "MaskGenerator",
+    "SampleSpecificMask",
+    "SignalToImage",
+    "TokenTranslation",
+    "VocabularyMapping",
+]

@@ -36,15 +36,21 @@ class MaskGenerator(nn.Sequential):
 
 @register_manipulation("sample_specific_mask", default_for=("vision",))
 class SampleSpecificMask(Manipulation):
+    """Sample-specific masks, SMM (Cai et al., ICML 2024). Cell: learnable · input · parametric."""
+
     cell = ("learnable", "input", "parametric")
     modalities = ("vision",)
 
-    def __init__(self, adapter, widths: tuple[int, ...] = (16, 32, 64, 128), pools: int = 3) -> None:
+    def __init__(
+        self, adapter, widths: tuple[int, ...] = (16, 32, 64, 128), pools: int = 3
+    ) -> None:
         super().__init__(adapter)
         image_adapter(adapter, "sample_specific_mask")
         h, w = adapter.input_size
         if h % 2**pools or w % 2**pools:
-            raise ValueError(f"sample_specific_mask: source size {h}x{w} not divisible by 2^{pools}")
+            raise ValueError(
+                f"sample_specific_mask: source size {h}x{w} not divisible by 2^{pools}"
+            )
         self.size = (h, w)
         self.generator = MaskGenerator(tuple(widths), pools)
         self.pattern = nn.Parameter(torch.zeros(1, 3, h, w))

@@ -29,7 +29,9 @@ MODES = ("gaf", "reshape")
 
 @register_manipulation("signal_to_image", default_for=("vision",))
 class SignalToImage(Manipulation):
-    """Args: mode: ``"gaf"`` or ``"reshape"``; gaf_size: GAF side before resizing (default: the
+    """Fixed 1-D signal to image transform (Gramian Angular Field, Wang & Oates, IJCAI 2015; reshaping). Cell: fixed · input · parametric.
+
+    Args: mode: ``"gaf"`` or ``"reshape"``; gaf_size: GAF side before resizing (default: the
     source side). Input ``(B, T)`` or ``(B, C, T)`` with ``C`` in {1, 3}."""
 
     cell = ("fixed", "input", "parametric")
@@ -39,7 +41,9 @@ class SignalToImage(Manipulation):
         super().__init__(adapter)
         image_adapter(adapter, "signal_to_image")
         if mode not in MODES:
-            raise ValueError(f"signal_to_image: mode must be one of {', '.join(MODES)}, got {mode!r}")
+            raise ValueError(
+                f"signal_to_image: mode must be one of {', '.join(MODES)}, got {mode!r}"
+            )
         self.mode = mode
         self.gaf_size = int(gaf_size or min(adapter.input_size))
 
@@ -53,7 +57,9 @@ class SignalToImage(Manipulation):
         if x.dim() == 2:
             x = x.unsqueeze(1)
         if x.dim() != 3 or x.shape[1] not in (1, 3):
-            raise ValueError(f"signal_to_image: expected (B, T) or (B, C, T) with C in (1, 3), got {tuple(x.shape)}")
+            raise ValueError(
+                f"signal_to_image: expected (B, T) or (B, C, T) with C in (1, 3), got {tuple(x.shape)}"
+            )
         x = x.float()
         if self.mode == "gaf":
             if x.shape[-1] > self.gaf_size:
@@ -64,7 +70,11 @@ class SignalToImage(Manipulation):
         else:
             t = x.shape[-1]
             side = math.ceil(math.sqrt(t))
-            image = F.pad(self._minmax(x), (0, side * side - t)).view(x.shape[0], x.shape[1], side, side)
+            image = F.pad(self._minmax(x), (0, side * side - t)).view(
+                x.shape[0], x.shape[1], side, side
+            )
         if image.shape[1] == 1:
             image = image.expand(-1, 3, -1, -1)
-        return F.interpolate(image, size=self.adapter.input_size, mode="bilinear", align_corners=False)
+        return F.interpolate(
+            image, size=self.adapter.input_size, mode="bilinear", align_corners=False
+        )

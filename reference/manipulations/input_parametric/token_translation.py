@@ -10,7 +10,7 @@ learned vocabulary mapping (Neekhara et al. 2019). The map is a function applied
 
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import torch
 from torch import Tensor
@@ -22,7 +22,9 @@ from .._common import text_adapter
 
 @register_manipulation("token_translation", default_for=("text",))
 class TokenTranslation(Manipulation):
-    """Args: table: ``table[target_id] = source_id`` as a sequence, tensor or mapping (every
+    """Fixed target-to-source token translation table (the fixed counterpart of Neekhara et al. 2019; LLMTime-style serialisation). Cell: fixed · input · parametric.
+
+    Args: table: ``table[target_id] = source_id`` as a sequence, tensor or mapping (every
     target id used must be present)."""
 
     cell = ("fixed", "input", "parametric")
@@ -41,7 +43,9 @@ class TokenTranslation(Manipulation):
         vocab = adapter.vocab_embeddings.shape[0]
         used = t[t >= 0]
         if used.numel() == 0 or bool((used >= vocab).any()):
-            raise ValueError(f"token_translation: table must map into the source vocabulary [0, {vocab})")
+            raise ValueError(
+                f"token_translation: table must map into the source vocabulary [0, {vocab})"
+            )
         self.register_buffer("table", t)
 
     def transform_input(self, x) -> TokenBatch:

@@ -13,7 +13,7 @@ Special tokens (padding, ``[MASK]``, ...) can be pinned to fixed source ids.
 
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 import torch
 from torch import Tensor, nn
@@ -25,6 +25,8 @@ from .._common import straight_through, text_adapter
 
 @register_manipulation("vocabulary_mapping", default_for=("text",))
 class VocabularyMapping(Manipulation):
+    """Learned vocabulary mapping (Neekhara et al., EMNLP 2019; R2DL, Vinod et al., 2023). Cell: learnable · input · parametric."""
+
     cell = ("learnable", "input", "parametric")
     modalities = ("text",)
 

@@ -126,14 +126,20 @@ def _overrides(args: argparse.Namespace) -> dict:
     def seconds(flag: str, value: str | None) -> float | None:
         return None if value is None else parse_duration(value, flag)
 
-    timeout = seconds("--timeout", args.timeout)
+    def timeout_of(flag: str, value: str | None) -> float | None:
+        parsed = seconds(flag, value)
+        if parsed is not None and parsed <= 0:
+            raise ConfigError(f"{flag}: must be more than 0 seconds")
+        return parsed
+
+    timeout = timeout_of("--timeout", args.timeout)
     changes = {
         "concurrency": positive("concurrency", args.concurrency),
         "per_host": positive("per_host", args.per_host),
         "retries": positive("retries", args.retries, 0),
         "max_redirects": positive("max_redirects", args.max_redirects, 0),
-        "connect_timeout": seconds("--connect-timeout", args.connect_timeout) or timeout,
-        "read_timeout": seconds("--read-timeout", args.read_timeout) or timeout,
+        "connect_timeout": timeout_of("--connect-timeout", args.connect_timeout) or timeout,
+        "read_timeout": timeout_of("--read-timeout", args.read_timeout) or timeout,
         "backoff_base": seconds("--backoff-base", args.backoff_base),
         "backoff_max": seconds("--max-wait", args.max_wait),
         "max_cache_age": seconds("--max-cache-age", args.max_cache_age),

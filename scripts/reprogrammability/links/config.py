@@ -149,8 +149,8 @@ _TOP: dict[str, tuple[str, str]] = {
     "needs_human": ("needs_human", "codes"),
     "concurrency": ("concurrency", "pos_int"),
     "per_host": ("per_host", "pos_int"),
-    "connect_timeout": ("connect_timeout", "duration"),
-    "read_timeout": ("read_timeout", "duration"),
+    "connect_timeout": ("connect_timeout", "pos_duration"),
+    "read_timeout": ("read_timeout", "pos_duration"),
     "retries": ("retries", "nonneg_int"),
     "backoff_base": ("backoff_base", "duration"),
     "backoff_max": ("backoff_max", "duration"),
@@ -204,6 +204,11 @@ def _convert(value: Any, kind: str, where: str) -> Any:
         return value
     if kind == "duration":
         return parse_duration(value, where)
+    if kind == "pos_duration":
+        seconds = parse_duration(value, where)
+        if seconds <= 0:
+            raise ConfigError(f"{where}: must be more than 0 seconds")
+        return seconds
     if kind == "bool":
         if not isinstance(value, bool):
             raise ConfigError(f"{where}: expected true or false")

@@ -1,0 +1,1 @@
+"""Reproducible experiments built on the reference implementations (offline, CPU-sized)."""
