@@ -50,8 +50,12 @@ def _library(papers, keys):
 
     lib = bibtexparser.Library()
     for p, key in zip(papers, keys):
-        fields = [Field("title", protect_title(p.title)), Field("author", _authors(p.authors)),
-                  Field("booktitle", p.venue), Field("year", str(p.year))]
+        fields = [
+            Field("title", protect_title(p.title)),
+            Field("author", _authors(p.authors)),
+            Field("booktitle", p.venue),
+            Field("year", str(p.year)),
+        ]
         if p.doi:
             fields.append(Field("doi", p.doi))
         if p.arxiv:
@@ -91,28 +95,40 @@ def main(argv: list[str] | None = None) -> int:
     inplace = default_unparse_stack(allow_inplace_modification=True)
     theirs_inplace, _ = _time(
         lambda: bibtexparser.write_string(_library(papers, keys), unparse_stack=inplace),
-        args.repeat)
+        args.repeat,
+    )
 
     parsed = bibtexparser.parse_string(text)  # type: ignore[arg-type]
     valid = len(parsed.entries) == len(papers) and not parsed.failed_blocks
 
     best_ours = min(w for w, _ in ours)
     best_theirs = min(w for w, _ in theirs + theirs_inplace)
-    print(f"{len(papers)} synthetic papers ({len(text) / 1e6:.1f} MB of BibTeX); "  # type: ignore[arg-type]
-          f"export parses back with bibtexparser: {'yes' if valid else 'NO'}")
+    print(
+        f"{len(papers)} synthetic papers ({len(text) / 1e6:.1f} MB of BibTeX); "  # type: ignore[arg-type]
+        f"export parses back with bibtexparser: {'yes' if valid else 'NO'}"
+    )
     print(f"{'writer':<34}{'best s':>9}{'median s':>10}{'best CPU s':>12}")
-    for name, times in [("bibtex.export_bib", ours), ("bibtexparser.write_string (only)", theirs),
-                        ("build Library + in-place write", theirs_inplace)]:
+    for name, times in [
+        ("bibtex.export_bib", ours),
+        ("bibtexparser.write_string (only)", theirs),
+        ("build Library + in-place write", theirs_inplace),
+    ]:
         walls = [w for w, _ in times]
-        print(f"{name:<34}{min(walls):>9.3f}{statistics.median(walls):>10.3f}"
-              f"{min(c for _, c in times):>12.3f}")
+        print(
+            f"{name:<34}{min(walls):>9.3f}{statistics.median(walls):>10.3f}"
+            f"{min(c for _, c in times):>12.3f}"
+        )
     cpu_ours = min(c for _, c in ours)
     cpu_theirs = min(c for _, c in theirs + theirs_inplace)
-    print(f"bibtexparser's faster route / export_bib: {best_theirs / best_ours:.1f}x wall, "
-          f"{cpu_theirs / cpu_ours:.1f}x CPU")
+    print(
+        f"bibtexparser's faster route / export_bib: {best_theirs / best_ours:.1f}x wall, "
+        f"{cpu_theirs / cpu_ours:.1f}x CPU"
+    )
     met = best_ours < TARGET_S
-    print(f"export_bib target < {TARGET_S} s: {'met' if met else 'MISSED'} "
-          f"({best_ours / TARGET_S:.0%} of the budget)")
+    print(
+        f"export_bib target < {TARGET_S} s: {'met' if met else 'MISSED'} "
+        f"({best_ours / TARGET_S:.0%} of the budget)"
+    )
     return 0 if met and valid else 1
 
 

@@ -78,8 +78,11 @@ def main(argv: list[str] | None = None) -> int:
         write_times, changed = _time(write_fresh, args.repeat)
         assert len(changed) == len(outputs)
 
-        stages = [("validate.load", load_times), ("render_outputs", render_times),
-                  ("write_outputs (fresh dir)", write_times)]
+        stages = [
+            ("validate.load", load_times),
+            ("render_outputs", render_times),
+            ("write_outputs (fresh dir)", write_times),
+        ]
         try:
             from reprogrammability.bibtex import export_bib
         except ImportError:
@@ -89,18 +92,24 @@ def main(argv: list[str] | None = None) -> int:
             stages.append(("bibtex.export_bib", bib_times))
 
     size = sum(len(t.encode("utf-8")) for t in outputs.values())
-    print(f"{args.papers} synthetic papers, best of {args.repeat} runs "
-          f"({size / 1e6:.1f} MB rendered into {len(outputs)} files)")
+    print(
+        f"{args.papers} synthetic papers, best of {args.repeat} runs "
+        f"({size / 1e6:.1f} MB rendered into {len(outputs)} files)"
+    )
     print(f"{'stage':<28}{'best s':>9}{'median s':>10}{'best CPU s':>12}{'share':>8}")
     best = {name: min(w for w, _ in times) for name, times in stages}
     everything = sum(best.values())
     for name, times in stages:
         walls = [w for w, _ in times]
-        print(f"{name:<28}{min(walls):>9.3f}{statistics.median(walls):>10.3f}"
-              f"{min(c for _, c in times):>12.3f}{best[name] / everything:>8.0%}")
+        print(
+            f"{name:<28}{min(walls):>9.3f}{statistics.median(walls):>10.3f}"
+            f"{min(c for _, c in times):>12.3f}{best[name] / everything:>8.0%}"
+        )
     core = best["validate.load"] + best["render_outputs"]
-    print(f"{'validate + render':<28}{core:>9.3f}   target < {TARGET_S:.1f} s: "
-          f"{'met' if core < TARGET_S else 'MISSED'} ({core / TARGET_S:.0%} of the budget)")
+    print(
+        f"{'validate + render':<28}{core:>9.3f}   target < {TARGET_S:.1f} s: "
+        f"{'met' if core < TARGET_S else 'MISSED'} ({core / TARGET_S:.0%} of the budget)"
+    )
     print(f"{'all stages':<28}{everything:>9.3f}")
     return 0 if core < TARGET_S else 1
 

@@ -94,7 +94,9 @@ class Adapter(nn.Module):
         if isinstance(x, Tensor):
             return x.to(device)
         if isinstance(x, TokenBatch):
-            return TokenBatch(**{k: None if v is None else v.to(device) for k, v in vars(x).items()})
+            return TokenBatch(
+                **{k: None if v is None else v.to(device) for k, v in vars(x).items()}
+            )
         if hasattr(x, "keys"):
             return {k: v.to(device) if isinstance(v, Tensor) else v for k, v in x.items()}
         return x
@@ -443,15 +445,52 @@ class TextAdapter(Adapter):
             for h in handles:
                 h.remove()
 
+    @contextlib.contextmanager
+    def _answer_only(self, answer: Tensor | None) -> Iterator[None]:
+        """Project only the answer position onto the vocabulary.
+
+        The output embedding (the LM head's final ``Linear``) would otherwise produce ``(B, L, V)``
+        logits — 1.6 GB at batch 64, 128 tokens, GPT-2's 50k vocabulary — of which one row per
+        sequence is read. A pre-hook gathers the answer position's hidden state first; anything
+        after the projection (soft-capping, scaling) is element-wise and unaffected.
+        """
+        head = None if answer is None else self.model.get_output_embeddings()
+        if head is None:
+            yield
+            return
+
+        def gather(module: nn.Module, args: tuple) -> tuple:
+            h = args[0]
+            if h.dim() != 3:
+                return args
+            rows = torch.arange(h.shape[0], device=h.device)
+            return (h[rows, answer.to(h.device)].unsqueeze(1),) + tuple(args[1:])
+
+        handle = head.register_forward_pre_hook(gather, prepend=True)
+        try:
+            yield
+        finally:
+            handle.remove()
+
     def forward_embeddings(
-        self, embeds: Tensor, mask: Tensor, manipulation: Manipulation
+        self,
+        embeds: Tensor,
+        mask: Tensor,
+        manipulation: Manipulation,
+        answer: Tensor | None = None,
     ) -> Tensor:
-        """Run the model on embeddings; returns its logits (``(B, L, V)`` or ``(B, C)``)."""
+        """Run the model on embeddings; returns its logits: ``(B, V)`` at ``answer`` when given,
+        else what the model returns (``(B, L, V)``, or ``(B, C)`` for a classifier)."""
         kwargs: dict[str, Any] = {"inputs_embeds": embeds, "attention_mask": mask}
         if self._use_cache:
             kwargs["use_cache"] = False
-        with self._hooks(manipulation):
-            return self.model(**kwargs).logits
+        with self._hooks(manipulation), self._answer_only(answer):
+            logits = self.model(**kwargs).logits
+        if answer is not None and logits.dim() == 3:
+            if logits.shape[1] == 1:
+                return logits[:, 0]
+            return logits[torch.arange(logits.shape[0], device=logits.device), answer]
+        return logits
 
     def run(self, x: Any, manipulation: Manipulation) -> Tensor:
         x = manipulation.transform_input(x)
@@ -477,10 +516,7 @@ class TextAdapter(Adapter):
             if inserted:
                 mask = torch.cat([mask.new_ones(b, inserted), mask], dim=1)
                 answer = None if answer is None else answer + inserted
-        logits = self.forward_embeddings(embeds, mask, manipulation)
-        if logits.dim() == 2:
-            return logits
-        return logits[torch.arange(b, device=logits.device), answer]
+        return self.forward_embeddings(embeds, mask, manipulation, answer)
 
     @torch.no_grad()
     def hidden_states(self, x: Any) -> list[Tensor]:

@@ -433,8 +433,12 @@ def train(
         _write_json(output_dir / "config.json", cfg.to_dict())
         if start_epoch:
             _keep_metrics_until(output_dir / "metrics.jsonl", start_epoch)
-        else:
-            (output_dir / "metrics.jsonl").unlink(missing_ok=True)
+        else:  # a fresh run replaces an earlier one's outputs rather than mixing with them
+            stale = [n for n in ("metrics.jsonl", "best.pt", "last.pt") if (output_dir / n).exists()]
+            if stale:
+                _log(info, f"note: starting afresh in {output_dir} (use --resume to continue)")
+            for name in stale:
+                (output_dir / name).unlink()
     _log(
         info,
         f"{cfg.model} + {cfg.manipulation.name} + {cfg.alignment.name}: "

@@ -460,3 +460,19 @@ def test_build_assembles_by_name(isolated_registry):
     assert rp.alignment.num_source == 10 and rp.manipulation.pad == 4
     with pytest.raises(TypeError, match="unexpected keyword"):
         reg.build("padding_prompt", "_test_linear", model, 4, pad=4)
+
+
+def test_text_adapter_projects_only_the_answer_position():
+    model = gpt2()
+    adapter = adapt(model)
+    shapes = []
+    handle = model.get_output_embeddings().register_forward_hook(
+        lambda mod, args, out: shapes.append(tuple(out.shape))
+    )
+    try:
+        out = adapter.run(torch.randint(5, VOCAB, (3, 7)), Passthrough(adapter))
+    finally:
+        handle.remove()
+    assert out.shape == (3, VOCAB)
+    assert shapes == [(3, 1, VOCAB)]  # not (3, 7, VOCAB)
+    assert not model.get_output_embeddings()._forward_pre_hooks

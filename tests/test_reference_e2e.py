@@ -38,6 +38,7 @@ def test_tasks_are_disjoint_real_digits() -> None:
     assert not (torch.cdist(tgt, src).min(dim=1).values == 0).any()
 
 
+@pytest.mark.slow
 def test_reduced_run_produces_the_table(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     out = tmp_path / "run"
     code = digits_transfer.main(
@@ -60,3 +61,35 @@ def test_reduced_run_produces_the_table(tmp_path: Path, capsys: pytest.CaptureFi
     table = (out / "results.md").read_text()
     assert all(m.label in table for m in digits_transfer.METHODS)
     assert "Target test acc." in capsys.readouterr().out
+
+
+def test_overhead_benchmark_runs(capsys: pytest.CaptureFixture) -> None:
+    """benchmarks/bench_reference.py measures every input-space method (tiny settings here)."""
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_reference.py"
+    spec = importlib.util.spec_from_file_location("bench_reference", path)
+    assert spec is not None and spec.loader is not None
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    code = bench.main(
+        [
+            "--models",
+            "resnet18",
+            "--batch",
+            "2",
+            "--rounds",
+            "1",
+            "--warmup",
+            "0",
+            "--threads",
+            "1",
+            "--input-size",
+            "64",
+        ]
+    )
+    out = capsys.readouterr().out
+    assert code in (0, 1)  # 1 = some overhead above the limit; timings are not asserted
+    assert "backbone forward+backward-to-input" in out
+    for _key, _name, _kwargs, label in bench.METHODS:
+        assert label in out

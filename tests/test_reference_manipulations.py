@@ -339,3 +339,36 @@ def test_manipulation_contract(manip: str, bb: str):
     other.eval()
     with torch.no_grad():
         torch.testing.assert_close(other(x), rp(x))
+
+
+@functools.cache
+def _other_image_backbones() -> dict[str, nn.Module]:
+    import timm
+    import torchvision
+
+    torch.manual_seed(0)
+    return {
+        "efficientnet_b0": timm.create_model("efficientnet_b0", pretrained=False, num_classes=10),
+        "torchvision_resnet18": torchvision.models.resnet18(num_classes=10),
+    }
+
+
+INPUT_VISION = [
+    n
+    for n in registry.list_manipulations()
+    if not registry.get_manipulation(n).needs_tokens
+    and "vision" in registry.get_manipulation(n).modalities
+]
+
+
+@pytest.mark.parametrize("manip", INPUT_VISION)
+def test_input_level_manipulations_run_on_any_image_model(manip: str):
+    """Input-level methods need nothing but an image classifier: timm CNNs, torchvision nets."""
+    for model in _other_image_backbones().values():
+        adapter = adapt(model.eval(), input_size=32)
+        kwargs, x = CASES[manip]("other", adapter)
+        rp = Reprogrammed(model, create_manipulation(manip, adapter, **kwargs), TinyLinear(10, 3))
+        out = rp(x)
+        assert out.shape == (B, 3)
+        out.sum().backward()
+        assert all(p.grad is None for p in model.parameters())

@@ -299,10 +299,20 @@ def test_duplicate_title_after_normalisation() -> None:
     assert p.line == _at(text, "visual prompting  --")[0]
 
 
+def test_duplicate_url_ignoring_host_case_and_trailing_slash() -> None:
+    text = db(entry(0, url="https://github.com/org/Repo"),
+              entry(1, url="https://GitHub.com/org/Repo/"))
+    p = only(text)
+    assert p.field == "papers[1].url" and "same URL" in p.message
+    assert (p.line, p.col) == _at(text, "https://GitHub.com/org/Repo/")
+    # The path stays case-sensitive: these are two different pages.
+    assert not problems(db(entry(0, url="https://x.org/A"), entry(1, url="https://x.org/a")))
+
+
 def test_one_report_for_a_paper_duplicated_several_ways() -> None:
     text = db(entry(0, doi="10.1000/x"), entry(0, doi="10.1000/x"))
     p = only(text)
-    assert "same arXiv id 2101.00000 and same DOI and same title" in p.message
+    assert "same arXiv id 2101.00000 and same DOI and same title and same URL" in p.message
     result = check(text)
     assert len(result.papers) == 2  # each entry is valid on its own; build refuses anyway
 

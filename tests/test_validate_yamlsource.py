@@ -7,6 +7,7 @@ and a list of YAML 1.1 corner cases.
 
 from __future__ import annotations
 
+import datetime
 import gc
 from pathlib import Path
 
@@ -136,12 +137,18 @@ def test_position_falls_back_to_the_nearest_existing_ancestor() -> None:
     assert doc.position(("nothing", "here")) == (1, 1)
 
 
-def test_scalar_keeps_what_was_written() -> None:
-    doc = parse_text("arxiv: 2506.00620\nq: '2506.00620'\n").document
-    plain, quoted = doc.scalar(("arxiv",)), doc.scalar(("q",))
-    assert plain.value == "2506.00620" and not plain.style
-    assert quoted.value == "2506.00620" and quoted.style == "'"
-    assert doc.data == {"arxiv": 2506.0062, "q": "2506.00620"}
+def test_text_as_written_for_what_yaml_did_not_read_as_strings() -> None:
+    text = "arxiv: 2506.00620\nq: '2506.00620'\nyear: 2021\nt: !!int '7'\nd: 2021-05-01\n"
+    doc = parse_text(text).document
+    assert doc.data == {"arxiv": 2506.0062, "q": "2506.00620", "year": 2021, "t": 7,
+                        "d": datetime.date(2021, 5, 1)}
+    assert doc.plain_text(("arxiv",), 2506.0062) == "2506.00620"
+    assert doc.plain_text(("year",), 2021) == "2021"
+    assert doc.plain_text(("d",), doc.data["d"]) == "2021-05-01"
+    assert doc.plain_text(("q",), "2506.00620") is None  # quoted: nothing to quote
+    assert doc.plain_text(("t",), 7) is None  # tagged on purpose
+    assert doc.scalar(("arxiv",)).value == "2506.00620" and doc.scalar(("q",)) is None
+    assert doc.position(("d",)) == (5, 4) and doc.position(("q",)) == (2, 4)
 
 
 def test_duplicate_keys_keep_the_first_and_report_both_lines() -> None:
@@ -211,3 +218,22 @@ def test_uses_the_c_loader_when_available() -> None:
     if not yaml.__with_libyaml__:
         pytest.skip("PyYAML was built without libyaml")
     assert yamlsource.HAVE_LIBYAML and yamlsource._Loader is yaml.CSafeLoader
+
+
+def test_pure_python_loader_gives_the_same_results(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where PyYAML lacks libyaml the reader falls back to its Python parser: same answers."""
+    text = FIXTURE.read_text(encoding="utf-8")
+    fast = parse_text(text).document
+    bad = 'papers:\n  - title: "é\x07"\n'
+    fast_issue = parse_text(bad).issues[0]
+    monkeypatch.setattr(yamlsource, "_Loader", yaml.SafeLoader)
+    monkeypatch.setattr(yamlsource, "HAVE_LIBYAML", False)
+    slow = parse_text(text).document
+    assert slow.data == fast.data
+    for index, entry in enumerate(fast.data["papers"]):
+        for key in entry:
+            path = ("papers", index, key)
+            assert slow.position(path) == fast.position(path)
+            assert slow.position(path, key=True) == fast.position(path, key=True)
+    (slow_issue,) = parse_text(bad).issues
+    assert (slow_issue.line, slow_issue.col) == (fast_issue.line, fast_issue.col) == (2, 14)

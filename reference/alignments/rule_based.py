@@ -205,11 +205,12 @@ class Verbalizer(ClassAssignment):
                 ]
                 for words in label_words
             ]
-        self.label_words = (
-            [[w] if isinstance(w, str) else list(w) for w in label_words] if label_words else None
-        )
         super().__init__(
             num_source, num_target, assignment=list(token_ids), aggregation=aggregation
+        )
+        #: The words each class was built from (``None`` when built from token ids).
+        self.label_words = (
+            [[w] if isinstance(w, str) else list(w) for w in label_words] if label_words else None
         )
 
 

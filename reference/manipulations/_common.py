@@ -92,7 +92,9 @@ def mean_activation(
     Images are given in ``[0, 1]``; text as token ids or a tokenizer's output (padding is ignored).
     """
     mask = None
-    inputs = adapter.to_device(inputs if adapter.modality == "vision" else TokenBatch.coerce(inputs))
+    inputs = adapter.to_device(
+        inputs if adapter.modality == "vision" else TokenBatch.coerce(inputs)
+    )
     if isinstance(adapter, TextAdapter):
         batch = TokenBatch.coerce(inputs)
         mask = batch.mask()

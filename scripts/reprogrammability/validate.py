@@ -170,13 +170,13 @@ class _EntryChecker:
 
     def unquoted(self, rel: Path_, value: Any, expected: str) -> bool:
         """A plain scalar that YAML typed as something else: say what it read and how to quote."""
-        event = self.doc.scalar(self.base + rel)
-        if event is None or event.style or value is None:
+        text = self.doc.plain_text(self.base + rel, value)
+        if text is None or value is None:
             return False
-        quoted = '"' + event.value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+        quoted = '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
         where = f"{rel[0]}: {quoted}" if len(rel) == 1 else quoted
         self.problem(rel, f"{expected} must be a quoted string: YAML read the unquoted "
-                          f"{event.value} as {_describe(value)}; quote it: {where}")
+                          f"{text} as {_describe(value)}; quote it: {where}")
         return True
 
     def run(self) -> None:
@@ -413,14 +413,17 @@ def _make_paper(entry: dict[str, Any], line: int, lines: dict[str, int]) -> Pape
 
 
 def _duplicates(doc: Document, entries: list[tuple[int, dict[str, Any]]], sink: _Sink) -> None:
-    """Report an entry that repeats an earlier one's arXiv id, DOI or title, at the repeat.
+    """Report an entry that repeats an earlier one's arXiv id, DOI, title or URL, at the repeat.
 
     arXiv ids compare without their version, DOIs case-insensitively (the DOI system does),
-    titles after case folding with punctuation and spaces removed.
+    titles after case folding with punctuation and spaces removed, URLs with the scheme and host
+    case-folded and a trailing slash dropped. Two papers behind one URL would also link it twice
+    in the README, which awesome-lint rejects.
     """
     by_arxiv: dict[str, int] = {}
     by_doi: dict[str, int] = {}
     by_title: dict[str, int] = {}
+    by_url: dict[str, int] = {}
     junk = _TITLE_JUNK_RE.sub
     for index, entry in entries:
         matches: list[tuple[int, str, str]] = []  # (earlier entry, what matched, field)
@@ -442,6 +445,11 @@ def _duplicates(doc: Document, entries: list[tuple[int, dict[str, Any]]], sink: 
                 earlier = by_title.setdefault(key, index)
                 if earlier != index:
                     matches.append((earlier, "title", "title"))
+        url = entry.get("url")
+        if isinstance(url, str) and url.strip():
+            earlier = by_url.setdefault(_url_key(url), index)
+            if earlier != index:
+                matches.append((earlier, "URL", "url"))
         if not matches:
             continue
         first = min(m[0] for m in matches)
@@ -451,6 +459,15 @@ def _duplicates(doc: Document, entries: list[tuple[int, dict[str, Any]]], sink: 
         sink.add(("papers", index, name),
                  f"duplicate of papers[{first}] at line {line}{_entry_title(doc, first)}: same "
                  f"{' and same '.join(same)}; keep one entry", entry=index)
+
+
+def _url_key(url: str) -> str:
+    """A URL's identity for duplicate detection: scheme and host case-folded, no trailing slash."""
+    scheme, sep, rest = url.strip().partition("://")
+    if not sep:
+        return url.strip().rstrip("/")
+    host, slash, path = rest.partition("/")
+    return f"{scheme.casefold()}://{host.casefold()}{slash}{path}".rstrip("/")
 
 
 def _entry_title(doc: Document, index: int) -> str:
@@ -519,8 +536,7 @@ def check(result: YamlResult, path: str) -> LoadResult:
         if index in damaged_entries:
             continue
         span = items[index]
-        lines = {k: m.line + 1 for k, m in span.key_marks.items()}  # type: ignore[union-attr]
-        papers.append(_make_paper(entry, span.start_mark.line + 1, lines))
+        papers.append(_make_paper(entry, span.line, span.key_lines()))  # type: ignore[union-attr]
     _duplicates(doc, dicts, sink)
     return _finish(papers, sink)
 

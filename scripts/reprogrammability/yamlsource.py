@@ -11,9 +11,9 @@ module builds values itself from libyaml's event stream:
   a first-character shortcut, and the collector is paused while building (the values hold no
   reference cycles).
 * **Positions.** Alongside the values a *span tree* mirrors the document: :class:`MapSpan` and
-  :class:`SeqSpan` for containers, and the parser's own ``ScalarEvent``/``AliasEvent`` objects
-  for scalars (they carry the start mark, the raw text and the quoting style, so a message can
-  say what YAML read and what the contributor wrote).
+  :class:`SeqSpan` for containers, a packed int position for each string scalar, and the
+  parser's own ``ScalarEvent`` for any scalar YAML typed otherwise (it keeps the text as
+  written and its quoting, so a message can say what YAML read and what the contributor wrote).
 * **Safety.** Anchors and aliases are reported at their position and never expanded, so an
   alias bomb costs as much as its text; nesting is handled with an explicit stack, so deep
   brackets cannot overflow the Python stack.
@@ -94,29 +94,66 @@ _DIGITS = frozenset("123456789")
 _CONSTRUCTOR = yaml.SafeLoader("")  # only its construct_yaml_* methods are used
 
 
+# Positions are packed into one int, ``line << 32 | column`` (0-based, as libyaml counts): an
+# int is an atomic object the garbage collector never tracks, while keeping the parser's Mark
+# objects would leave a million tracked objects behind for the collector to walk, again and
+# again, after a 10,000-entry file has been read.
+_COLUMN_BITS = 32
+_COLUMN_MASK = (1 << _COLUMN_BITS) - 1
+
+
+def _pack(mark: Any) -> int:
+    return (mark.line << _COLUMN_BITS) | mark.column
+
+
+def _unpack(pos: int) -> tuple[int, int]:
+    """Packed position -> 1-based (line, col)."""
+    return (pos >> _COLUMN_BITS) + 1, (pos & _COLUMN_MASK) + 1
+
+
 class MapSpan:
-    """Positions inside one mapping: its start, each key's mark, each value's span."""
+    """Positions inside one mapping: its start, each key's position, each value's span."""
 
-    __slots__ = ("key_marks", "start_mark", "values")
+    __slots__ = ("keys", "start", "values")
 
-    def __init__(self, start_mark: Any) -> None:
-        self.start_mark = start_mark
-        self.key_marks: dict[str, Any] = {}
+    def __init__(self, start: int) -> None:
+        self.start = start
+        self.keys: dict[str, int] = {}
         self.values: dict[str, Span] = {}
+
+    @property
+    def line(self) -> int:
+        """1-based line where the mapping starts (its first key, for a block mapping)."""
+        return (self.start >> _COLUMN_BITS) + 1
+
+    def key_lines(self) -> dict[str, int]:
+        """1-based line of every key."""
+        return {key: (pos >> _COLUMN_BITS) + 1 for key, pos in self.keys.items()}
 
 
 class SeqSpan:
     """Positions inside one sequence: its start and each item's span."""
 
-    __slots__ = ("items", "start_mark")
+    __slots__ = ("items", "start")
 
-    def __init__(self, start_mark: Any) -> None:
-        self.start_mark = start_mark
+    def __init__(self, start: int) -> None:
+        self.start = start
         self.items: list[Span] = []
 
 
-#: A ScalarEvent or AliasEvent (from the parser, carrying ``start_mark``, ``value``, ``style``).
-Span = MapSpan | SeqSpan | ScalarEvent | AliasEvent
+#: A container span; a packed position for a string scalar (and a plain decimal int, whose
+#: text ``str()`` gives back); or the parser's own event for any other scalar and for aliases,
+#: which keeps the text as written (``event.value``), its quoting (``event.style``) and its tag.
+Span = MapSpan | SeqSpan | int | ScalarEvent | AliasEvent
+
+
+def span_position(span: Span) -> tuple[int, int]:
+    """1-based (line, col) where a span starts."""
+    if isinstance(span, int):
+        return _unpack(span)
+    if isinstance(span, MapSpan | SeqSpan):
+        return _unpack(span.start)
+    return _pos(span.start_mark)
 
 
 @dataclass(frozen=True)
@@ -154,8 +191,8 @@ class Document:
         for part in path:
             if isinstance(node, MapSpan) and isinstance(part, str):
                 node = node.values.get(part)
-            elif isinstance(node, SeqSpan) and isinstance(part, int) and 0 <= part < len(
-                node.items
+            elif isinstance(node, SeqSpan) and isinstance(part, int) and (
+                0 <= part < len(node.items)
             ):
                 node = node.items[part]
             else:
@@ -172,17 +209,29 @@ class Document:
             prefix = path[:cut]
             if key and cut == len(path) and cut > 0:
                 parent = self.span(prefix[:-1])
-                if isinstance(parent, MapSpan) and prefix[-1] in parent.key_marks:
-                    return _pos(parent.key_marks[prefix[-1]])
+                if isinstance(parent, MapSpan) and prefix[-1] in parent.keys:
+                    return _unpack(parent.keys[prefix[-1]])
             node = self.span(prefix)
             if node is not None:
-                return _pos(node.start_mark)
+                return span_position(node)
         return 1, 1
 
     def scalar(self, path: Path_) -> ScalarEvent | None:
-        """The parser's event for a scalar value (raw text, style, tag), if one is there."""
+        """The parser's event for a scalar YAML did not read as a string, if one is there."""
         node = self.span(path)
         return node if isinstance(node, ScalarEvent) else None
+
+    def plain_text(self, path: Path_, value: Any) -> str | None:
+        """The text as written of an unquoted scalar that YAML read as ``value``, a non-string.
+
+        None when the scalar was quoted or tagged, or is not a scalar at all.
+        """
+        node = self.span(path)
+        if isinstance(node, ScalarEvent):
+            return None if node.style or node.tag not in (None, "!") else node.value
+        if isinstance(node, int) and isinstance(value, int) and not isinstance(value, bool):
+            return str(value)  # the decimal shortcut: the text was exactly these digits
+        return None
 
 
 @dataclass
@@ -220,8 +269,9 @@ class _Builder:
         self.issues: list[SourceIssue] = []
         self.damaged: set[Path_] = set()
 
-    def issue(self, mark: Any, path: Path_, message: str, kind: str) -> None:
-        line, col = _pos(mark)
+    def issue(self, where: Any, path: Path_, message: str, kind: str) -> None:
+        """Record an issue at a parser mark or a packed position."""
+        line, col = _unpack(where) if isinstance(where, int) else _pos(where)
         self.issues.append(SourceIssue(line, col, path, message, kind))
 
     def anchor(self, event: Any, path: Path_) -> None:
@@ -291,26 +341,29 @@ class _Builder:
                 if top is not None and top[3] is _NO_KEY:
                     # A scalar key: its source text is the key (``2021: x`` gives "2021").
                     key = event.value
-                    key_marks = top[6]
+                    keys = top[6]
                     if event.anchor is not None:
                         self.anchor(event, top[2] + (key,))
-                    if key in key_marks:
-                        first = key_marks[key].line + 1
+                    if key in keys:
+                        first = (keys[key] >> _COLUMN_BITS) + 1
                         issue(event.start_mark, top[2] + (key,),
                               f"duplicate key {key!r}: first at line {first}, again at line "
                               f"{event.start_mark.line + 1}; keep one (the first is used)",
                               "duplicate-key")
                         top[3] = _SKIP
                     else:
-                        key_marks[key] = event.start_mark
+                        mark = event.start_mark
+                        keys[key] = (mark.line << _COLUMN_BITS) | mark.column
                         top[3] = key
                     continue
                 if event.anchor is not None:
                     self.anchor(event, _child_path(top))
                 tag = event.tag
                 value = event.value
+                span: Any = None  # a packed position unless the event itself is kept
                 if tag is not None and tag != "!":
                     value = self.tagged(event, tag, _child_path(top))
+                    span = event
                 elif not event.style and event.implicit[0]:
                     # Plain scalar: YAML 1.1 implicit typing, as safe_load does it. Two exact
                     # shortcuts first: words that are no bool/null, and plain decimal ints.
@@ -318,29 +371,23 @@ class _Builder:
                     if first in _WORD_STARTS:
                         if value in _WORDS:
                             value = _WORDS[value]
-                        resolvers = None
-                    elif first in _DIGITS and value.isdigit() and value.isascii():
-                        if len(value) < 100:
-                            value = int(value)
-                            resolvers = None
-                        else:
-                            resolvers = resolvers_for(first)
+                            span = event
+                    elif first in _DIGITS and value.isdigit() and value.isascii() and len(
+                        value
+                    ) < 100:
+                        value = int(value)
                     else:
-                        resolvers = resolvers_for(first)
-                    if resolvers:
-                        for res_tag, regexp in resolvers:
+                        for res_tag, regexp in resolvers_for(first, ()):
                             if regexp.match(value):
+                                span = event
                                 try:
-                                    if res_tag == _INT and value.isdigit() and (
-                                        value[0] != "0" or value == "0"
-                                    ):
-                                        value = int(value)
-                                    else:
-                                        value = _construct(res_tag, event)
+                                    value = _construct(res_tag, event)
                                 except (ValueError, OverflowError, yaml.YAMLError) as exc:
                                     value = self.unreadable(event, res_tag, exc, top)
                                 break
-                span: Any = event
+                if span is None:
+                    mark = event.start_mark
+                    span = (mark.line << _COLUMN_BITS) | mark.column
             elif cls is MappingStartEvent or cls is SequenceStartEvent:
                 is_key = top is not None and top[3] is _NO_KEY
                 path = top[2] if is_key else _child_path(top)  # type: ignore[index]
@@ -348,11 +395,11 @@ class _Builder:
                     self.anchor(event, path)
                 if cls is MappingStartEvent:
                     self.check_tag(event, path, _MAP)
-                    mspan = MapSpan(event.start_mark)
-                    top = [{}, mspan, path, _NO_KEY, is_key, mspan.values, mspan.key_marks]
+                    mspan = MapSpan(_pack(event.start_mark))
+                    top = [{}, mspan, path, _NO_KEY, is_key, mspan.values, mspan.keys]
                 else:
                     self.check_tag(event, path, _SEQ)
-                    sspan = SeqSpan(event.start_mark)
+                    sspan = SeqSpan(_pack(event.start_mark))
                     top = [[], sspan, path, None, is_key, sspan.items, None]
                 stack.append(top)
                 continue
@@ -361,7 +408,7 @@ class _Builder:
                 top = stack[-1] if stack else None
                 value, span = frame[0], frame[1]
                 if frame[4]:  # the container was a mapping key
-                    issue(span.start_mark, frame[2],
+                    issue(span.start, frame[2],
                           "a key must be a plain name, not a list or mapping", "key")
                     self.damaged.add(frame[2])
                     top[3] = _SKIP  # type: ignore[index]
@@ -411,7 +458,7 @@ def _child_path(top: list[Any] | None) -> Path_:
     return top[2] + ((key,) if isinstance(key, str) else ())
 
 
-def _syntax_issue(exc: yaml.YAMLError, text: str, data: bytes | None) -> SourceIssue:
+def _syntax_issue(exc: yaml.YAMLError, text: str) -> SourceIssue:
     """One issue for a parser or reader error: the problem's position and text, no traceback."""
     if isinstance(exc, yaml.MarkedYAMLError):
         mark = exc.problem_mark or exc.context_mark
@@ -424,11 +471,14 @@ def _syntax_issue(exc: yaml.YAMLError, text: str, data: bytes | None) -> SourceI
             parts.append("YAML indents with spaces, never tabs")
         return SourceIssue(line, col, (), "invalid YAML: " + "; ".join(parts), "syntax")
     if isinstance(exc, yaml.reader.ReaderError):
-        # libyaml reports a byte offset into the UTF-8 text.
-        offset = exc.position
-        before = (data or b"")[:offset]
-        line = before.count(b"\n") + 1
-        col = len(before[before.rfind(b"\n") + 1:].decode("utf-8", "replace")) + 1
+        # libyaml reports a byte offset into the UTF-8 text, PyYAML's reader a character index.
+        if HAVE_LIBYAML:
+            data = text.encode("utf-8", "surrogatepass")[: exc.position]
+            before = data.decode("utf-8", "replace")
+        else:
+            before = text[: exc.position]
+        line = before.count("\n") + 1
+        col = len(before) - (before.rfind("\n") + 1) + 1
         return SourceIssue(
             line, col, (),
             f"invalid YAML: {exc.reason} (U+{exc.character:04X}); remove it", "encoding",
@@ -456,9 +506,10 @@ def paused_gc() -> Iterator[None]:
 def parse_text(text: str) -> YamlResult:
     """Read one YAML document from ``text``; never raises for bad YAML, only reports it."""
     builder = _Builder()
-    loader = _Loader(text)
+    loader = None
     with paused_gc():
         try:
+            loader = _Loader(text)  # PyYAML's own reader checks characters right here
             value, span, saw = builder.build(loader)
             if saw:
                 event = loader.get_event()
@@ -467,11 +518,11 @@ def parse_text(text: str) -> YamlResult:
                                   "a second YAML document ('---') is not allowed: the database "
                                   "is one mapping", "documents")
         except yaml.YAMLError as exc:
-            builder.issues.append(
-                _syntax_issue(exc, text, text.encode("utf-8", "surrogatepass")))
+            builder.issues.append(_syntax_issue(exc, text))
             return YamlResult(None, builder.issues)
         finally:
-            loader.dispose()
+            if loader is not None:
+                loader.dispose()
     if not saw:
         return YamlResult(None, builder.issues)
     return YamlResult(Document(value, span, builder.damaged), builder.issues)

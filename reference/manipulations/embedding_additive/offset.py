@@ -85,7 +85,7 @@ class FixedEmbeddingOffset(Manipulation):
             if positives is None or negatives is None:
                 raise ValueError("fixed_embedding_offset: give vector, or positives and negatives")
             vector = mean_difference(adapter, positives, negatives, layer=None)
-        v = torch.as_tensor(vector, dtype=torch.float32).detach().view(-1)
+        v = torch.as_tensor(vector, dtype=torch.float32).detach().cpu().view(-1)
         if v.numel() != adapter.embed_dim:
             raise ValueError(
                 f"fixed_embedding_offset: vector has {v.numel()} values, model width {adapter.embed_dim}"

@@ -58,7 +58,7 @@ class HardPrompt(Manipulation):
                     :, adapter.prompt_offset :
                 ]
             self.register_buffer(
-                "tokens", tokens.reshape(-1, tokens.shape[-1]).clone(), persistent=False
+                "tokens", tokens.reshape(-1, tokens.shape[-1]).cpu().clone(), persistent=False
             )
 
     def prompt_tokens(self) -> Tensor:

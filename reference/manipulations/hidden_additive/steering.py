@@ -58,7 +58,7 @@ class SteeringVector(Manipulation):
             if positives is None or negatives is None:
                 raise ValueError("steering_vector: give vector, or positives and negatives")
             vector = steering_vector(adapter, positives, negatives, self.layer, pool)
-        v = torch.as_tensor(vector, dtype=torch.float32).detach().view(-1)
+        v = torch.as_tensor(vector, dtype=torch.float32).detach().cpu().view(-1)
         if v.numel() != adapter.embed_dim:
             raise ValueError(
                 f"steering_vector: vector has {v.numel()} values, model width {adapter.embed_dim}"

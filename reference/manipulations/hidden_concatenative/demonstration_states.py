@@ -49,7 +49,7 @@ class DemonstrationStates(Manipulation):
                 states = [per_layer[0]] + per_layer
                 states = [s[:, o:].reshape(-1, s.shape[-1]) for s in states]
         # states[0]: what the embedding hook inserts; states[i + 1]: input of block i.
-        self.register_buffer("states", torch.stack(states).clone(), persistent=False)
+        self.register_buffer("states", torch.stack(states).cpu().clone(), persistent=False)
         self.length = int(self.states.shape[1])
 
     def transform_embeddings(self, x: Any, embed) -> Tensor:

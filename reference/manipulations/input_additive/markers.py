@@ -91,7 +91,9 @@ class VisualMarker(Manipulation):
         mask = self.mask
         if boxes is not None:
             h, w = x.shape[-2:]
-            per_sample = _outline(boxes.to(x.device, x.dtype), h, w, self.shape, self.thickness).unsqueeze(1)
+            per_sample = _outline(
+                boxes.to(x.device, x.dtype), h, w, self.shape, self.thickness
+            ).unsqueeze(1)
             mask = torch.maximum(mask, per_sample * self.alpha)
         return x + mask * (self.color - x)
 
