@@ -50,14 +50,9 @@ METHODS: tuple[tuple[str, str, dict, str], ...] = (
     ("watermark", "watermark_perturbation", {}, "full-image perturbation (watermark)"),
     ("elsayed", "adversarial_reprogramming", {}, "Elsayed program around a centred image"),
     ("padding", "padding_prompt", {}, "padding prompt"),
-    ("smm", "sample_specific_mask", {}, "SMM, registry default generator"),
-    # The SMM paper's own mask generator for ResNets: 5 conv layers of widths 8-16-32-64.
-    (
-        "smm_paper",
-        "sample_specific_mask",
-        {"widths": (8, 16, 32, 64)},
-        "SMM, paper's 5-layer generator",
-    ),
+    ("smm", "sample_specific_mask", {}, "SMM (generator on a 2x-pooled image)"),
+    # The SMM paper's generator reads the image at full resolution (input_pool=1).
+    ("smm_full", "sample_specific_mask", {"input_pool": 1}, "SMM, full-resolution generator"),
 )
 NUM_TARGET = 10
 

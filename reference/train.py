@@ -230,7 +230,9 @@ def _checksum(state: dict[str, Tensor]) -> str:
     h = hashlib.sha256()
     for key in sorted(state):
         h.update(key.encode())
-        h.update(state[key].detach().cpu().contiguous().view(torch.uint8).numpy().tobytes())
+        h.update(
+            state[key].detach().cpu().reshape(-1).contiguous().view(torch.uint8).numpy().tobytes()
+        )
     return h.hexdigest()[:16]
 
 
@@ -434,7 +436,9 @@ def train(
         if start_epoch:
             _keep_metrics_until(output_dir / "metrics.jsonl", start_epoch)
         else:  # a fresh run replaces an earlier one's outputs rather than mixing with them
-            stale = [n for n in ("metrics.jsonl", "best.pt", "last.pt") if (output_dir / n).exists()]
+            stale = [
+                n for n in ("metrics.jsonl", "best.pt", "last.pt") if (output_dir / n).exists()
+            ]
             if stale:
                 _log(info, f"note: starting afresh in {output_dir} (use --resume to continue)")
             for name in stale:

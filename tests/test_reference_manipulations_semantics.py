@@ -142,7 +142,19 @@ def test_sample_specific_mask_starts_as_resized_image_and_depends_on_the_sample(
     delta = m.transform_input(x) - resized
     assert not torch.allclose(delta[0], delta[1])  # a per-sample mask, not a shared pattern
     mask = m.generator(resized)
-    assert mask.shape == (2, 3, 4, 4)  # 1/8 resolution, enlarged patch-wise
+    assert mask.shape == (2, 3, 4, 4)  # one value per 8×8 block ...
+    block = delta[:, :, :8, :8]
+    torch.testing.assert_close(block, block[:, :, :1, :1].expand_as(block))  # ... enlarged patch-wise
+    paper = create_manipulation("sample_specific_mask", adapter, input_pool=1, batch_norm=True)
+    assert paper.generator(resized).shape == (2, 3, 4, 4)
+    widths = (8, 16, 32, 64)
+    convs = sum(9 * i * o + o for i, o in zip((3, *widths), (*widths, 3)))
+    assert sum(p.numel() for p in m.parameters()) == convs + 3 * 32 * 32
+    assert sum(p.numel() for p in paper.parameters()) == convs + 2 * sum(widths) + 3 * 32 * 32
+    assert create_manipulation("sample_specific_mask", adapt(vit())).patch_size == 8  # the ViT's
+    assert create_manipulation("sample_specific_mask", adapter, pools=2).patch_size == 4
+    with pytest.raises(ValueError, match="power of two"):
+        create_manipulation("sample_specific_mask", adapter, patch_size=12)
 
 
 def test_visual_marker_draws_a_ring_and_leaves_the_rest():

@@ -316,6 +316,36 @@ def test_linear_probe_and_fixed_alignment(tmp_path: Path) -> None:
     assert summary["trainable_params"] == 0 and 0.0 <= summary["final"]["val_acc"] <= 1.0
 
 
+@pytest.mark.parametrize(
+    ("manipulation", "alignment"),
+    [
+        ("soft_prompt", "linear"),
+        ("deep_prompt", "blm"),
+        ("loreft", "linear"),
+        ("sample_specific_mask", "blm+"),
+        ("adversarial_reprogramming", "class-assignment"),
+    ],
+)
+def test_other_families_train_through_the_cli(
+    tmp_path: Path, manipulation: str, alignment: str
+) -> None:
+    """Embedding-, hidden- and parametric-input methods go through the same loop."""
+    size = 32 if manipulation != "adversarial_reprogramming" else 16
+    path = _config(
+        tmp_path,
+        manipulation={
+            "name": manipulation,
+            "kwargs": {"pools": 2} if manipulation == "sample_specific_mask" else {},
+        },
+        alignment=alignment,
+        image_size=size,
+        epochs=1,
+    )
+    assert main(["--config", str(path)]) == 0
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert summary["trainable_params"] > 0 and 0.0 <= summary["final"]["val_acc"] <= 1.0
+
+
 # ---------------------------------------------------------------------------------- DDP
 
 
