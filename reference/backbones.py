@@ -158,6 +158,9 @@ class ImageAdapter(Adapter):
         std = tuple(std or cfg.get("std") or IMAGENET_STD)
         self.register_buffer("mean", torch.tensor(mean).view(1, -1, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(std).view(1, -1, 1, 1), persistent=False)
+        # (x − mean) / std as one fused x·scale + shift.
+        self.register_buffer("scale", 1.0 / self.std, persistent=False)
+        self.register_buffer("shift", -self.mean / self.std, persistent=False)
         self.interpolation = interpolation
         self._num_source: int | None = None
 
@@ -185,11 +188,18 @@ class ImageAdapter(Adapter):
                 f"image backbone: expected images (B, C, H, W), got shape {tuple(x.shape)}"
             )
         if tuple(x.shape[-2:]) != self.input_size:
-            x = F.interpolate(x, size=self.input_size, mode=self.interpolation, align_corners=False)
+            linear = self.interpolation in ("bilinear", "bicubic")
+            x = F.interpolate(
+                x,
+                size=self.input_size,
+                mode=self.interpolation,
+                align_corners=False if linear else None,
+            )
         return x
 
     def normalize(self, x: Tensor) -> Tensor:
-        return (x - self.mean) / self.std
+        """``(x − mean) / std`` with the model's statistics (images arrive in ``[0, 1]``)."""
+        return torch.addcmul(self.shift.to(x.dtype), x, self.scale.to(x.dtype))
 
     def prepare(self, x: Tensor, manipulation: Manipulation) -> Tensor:
         """Input manipulation, resize, normalisation: what the model's first layer sees."""

@@ -276,8 +276,6 @@ def test_fetch_uses_the_given_session():
         assert got["2203.12119"].authors[0] == "Menglin Jia"
 
 
-def test_retry_after_accepts_seconds_and_http_dates():
-    assert arxiv._retry_after("7") == 7.0
-    assert arxiv._retry_after("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0  # in the past
-    assert arxiv._retry_after("soon") is None
-    assert arxiv._retry_after(None) is None
+def test_retry_after_dates_in_the_past_mean_now():
+    """The arXiv client shares the link checker's Retry-After parsing (tested there in full)."""
+    assert arxiv.parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0

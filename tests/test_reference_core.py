@@ -156,6 +156,8 @@ def test_image_adapter_config_and_num_source():
     assert torch.allclose(r.mean.flatten(), torch.tensor([0.485, 0.456, 0.406]))
     tv = adapt(torchvision.models.resnet18(num_classes=7))
     assert tv.input_size == (224, 224) and tv.num_source == 7
+    x = torch.rand(2, 3, 8, 8)
+    torch.testing.assert_close(r.normalize(x), (x - r.mean) / r.std)
     v = adapt(vit())
     assert v.input_size == (32, 32)  # the patch embedding's size, not pretrained_cfg's 224
     assert torch.allclose(v.mean.flatten(), torch.full((3,), 0.5))

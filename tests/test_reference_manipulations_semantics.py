@@ -144,7 +144,9 @@ def test_sample_specific_mask_starts_as_resized_image_and_depends_on_the_sample(
     mask = m.generator(resized)
     assert mask.shape == (2, 3, 4, 4)  # one value per 8×8 block ...
     block = delta[:, :, :8, :8]
-    torch.testing.assert_close(block, block[:, :, :1, :1].expand_as(block))  # ... enlarged patch-wise
+    torch.testing.assert_close(
+        block, block[:, :, :1, :1].expand_as(block)
+    )  # ... enlarged patch-wise
     paper = create_manipulation("sample_specific_mask", adapter, input_pool=1, batch_norm=True)
     assert paper.generator(resized).shape == (2, 3, 4, 4)
     widths = (8, 16, 32, 64)

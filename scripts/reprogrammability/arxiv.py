@@ -18,13 +18,14 @@ for pre-2007 papers, the archive (``.../abs/hep-th/9901001v1``).
 
 from __future__ import annotations
 
-import email.utils
 import re
 import threading
 import time
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+
+from .retry import parse_retry_after
 
 DEFAULT_API_URL = "https://export.arxiv.org/api/query"
 USER_AGENT = "reprogrammability-curation/0.1 (+https://github.com/; repro add/refresh/links)"
@@ -249,20 +250,6 @@ def parse_feed(xml_text: str | bytes) -> _Feed:
     return _Feed(records, errors)
 
 
-def _retry_after(value: str | None) -> float | None:
-    """Seconds from a ``Retry-After`` header (delta-seconds or an HTTP date)."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - time.time())
-
-
 def _get(
     session,
     api_url: str,
@@ -295,7 +282,7 @@ def _get(
             problem = f"HTTP {resp.status_code} {resp.reason or ''}".strip()
             if throttled:  # arXiv's throttle is a bare text body, whatever the status
                 problem += " (Rate exceeded.)"
-            wait = _retry_after(resp.headers.get("Retry-After"))
+            wait = parse_retry_after(resp.headers.get("Retry-After"))
         if attempt >= retries:
             tries = f"{attempt + 1} attempt{'s' if attempt else ''}"
             raise ArxivError(f"arXiv API at {api_url} failed after {tries}: {problem}")

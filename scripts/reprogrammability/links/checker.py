@@ -22,7 +22,6 @@
 from __future__ import annotations
 
 import collections
-import email.utils
 import functools
 import ipaddress
 import random
@@ -35,6 +34,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from urllib.parse import urljoin, urlsplit
 
+from ..retry import backoff_delay, parse_retry_after, retryable_status
 from .config import Config
 from .results import Result, Status
 
@@ -42,39 +42,6 @@ REDIRECT_CODES = frozenset({301, 302, 303, 307, 308})
 PERMANENT_REDIRECTS = frozenset({301, 308})
 ARXIV_HOSTS = frozenset({"arxiv.org", "www.arxiv.org", "export.arxiv.org"})
 ACCEPT_HEADER = "text/html,application/xhtml+xml,application/pdf;q=0.9,*/*;q=0.8"
-
-
-def retryable_status(code: int) -> bool:
-    return code in (408, 429) or 500 <= code <= 599
-
-
-def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
-    """Seconds to wait from a ``Retry-After`` header: delta-seconds or an HTTP date."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when is None:
-        return None
-    now = time.time() if now is None else now
-    return max(0.0, when.timestamp() - now)
-
-
-def backoff_delay(
-    attempt: int, base: float, cap: float, retry_after: float | None, rng: random.Random
-) -> float:
-    """Wait before retry number ``attempt + 1``: the server's ``Retry-After`` if it gave one,
-    else ``base * 2**attempt`` with "equal jitter" (half fixed, half random, so clients that
-    failed together do not retry together); never more than ``cap``."""
-    if retry_after is not None:
-        return max(0.0, min(cap, retry_after))
-    delay = min(cap, base * (2**attempt))
-    return delay / 2 + rng.uniform(0, delay / 2)
 
 
 # ---------------------------------------------------------------------------------------------
