@@ -85,7 +85,7 @@ def entry_from_record(record: ArxivRecord) -> NewEntry:
 
 def run_add(args: argparse.Namespace) -> int:
     from .arxiv import ArxivError, fetch, normalize_id
-    from .yamledit import Database, DatabaseError, doi_key, inserted_block, title_key
+    from .yamledit import Database, DatabaseError, doi_key, title_key
 
     err = sys.stderr
     failed = 0
@@ -146,22 +146,15 @@ def run_add(args: argparse.Namespace) -> int:
             entries.append(entry)
 
     if entries:
-        try:
-            new_text, lines = db.appended(entries)
-        except DatabaseError as exc:
-            print(f"error: {exc}", file=err)
+        plural = "y" if len(entries) == 1 else "ies"
+        if not db.commit_entries(
+            entries, dry_run=args.dry_run, out=sys.stdout, err=err,
+            describe=lambda i, line: (f"added {db.path}:{line}: {entries[i].title} "
+                                      f"(arXiv {entries[i].arxiv}, {entries[i].venue} "
+                                      f"{entries[i].year})"),
+            dry_run_summary=f"{len(entries)} entr{plural} would be appended",
+        ):
             return 1
-        if args.dry_run:
-            sys.stdout.write(inserted_block(new_text, db.text))
-            print(f"dry run: {len(entries)} entr{'y' if len(entries) == 1 else 'ies'} would be "
-                  f"appended to {db.path}; nothing written")
-        else:
-            db.write(new_text)
-            for entry, line in zip(entries, lines):
-                print(f"added {db.path}:{line}: {entry.title} (arXiv {entry.arxiv}, "
-                      f"{entry.venue} {entry.year})")
-            print("now fill in paradigm, configuration, location, operator and alignment "
-                  "(see the '# fill in' comments), then run: repro validate")
     return 1 if failed else 0
 
 

@@ -476,7 +476,7 @@ def _identities(entry: NewEntry) -> list[str]:
 def run_import(args: argparse.Namespace) -> int:
     import bibtexparser
 
-    from .yamledit import Database, DatabaseError, inserted_block
+    from .yamledit import Database, DatabaseError
 
     err = sys.stderr
     src = args.bibfile
@@ -534,19 +534,11 @@ def run_import(args: argparse.Namespace) -> int:
         print(f"{src}: no entries found", file=err)
         return 1
     if accepted:
-        try:
-            new_text, lines = db.appended([m.entry for m in accepted])
-        except DatabaseError as exc:
-            print(f"error: {exc}", file=err)
+        if not db.commit_entries(
+            [m.entry for m in accepted], dry_run=args.dry_run, out=sys.stdout, err=err,
+            describe=lambda i, line: (f"imported {src}:{accepted[i].line} ({accepted[i].key}) "
+                                      f"as {db.path}:{line}: {accepted[i].entry.title}"),
+            dry_run_summary=f"{len(accepted)} of {len(library.entries)} entries would be appended",
+        ):
             return 1
-        if args.dry_run:
-            sys.stdout.write(inserted_block(new_text, db.text))
-            print(f"dry run: {len(accepted)} of {len(library.entries)} entries would be appended "
-                  f"to {db.path}; nothing written")
-        else:
-            db.write(new_text)
-            for m, line in zip(accepted, lines):
-                print(f"imported {src}:{m.line} ({m.key}) as {db.path}:{line}: {m.entry.title}")
-            print("now fill in paradigm, configuration, location, operator and alignment "
-                  "(see the '# fill in' comments), then run: repro validate")
     return 1 if problems else 0

@@ -24,10 +24,10 @@ import gc
 import io
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import yaml
 
@@ -322,6 +322,30 @@ class Database:
 
     def write(self, new_text: str) -> bool:
         return write_text_atomic(self.path, new_text)
+
+    def commit_entries(self, entries: list[NewEntry], *, dry_run: bool, out: TextIO, err: TextIO,
+                       describe: Callable[[int, int], str], dry_run_summary: str) -> bool:
+        """Append ``entries`` (or, with ``dry_run``, print what would be appended) and report.
+
+        ``repro add`` and ``repro bib import`` end the same way: one safe append, one line per
+        written entry (``describe(index, line)``), and the reminder that the taxonomy tags are
+        the contributor's to fill. Returns False when the append could not be made safely.
+        """
+        try:
+            new_text, lines = self.appended(entries)
+        except DatabaseError as exc:
+            print(f"error: {exc}", file=err)
+            return False
+        if dry_run:
+            out.write(inserted_block(new_text, self.text))
+            print(f"dry run: {dry_run_summary} to {self.path}; nothing written", file=out)
+            return True
+        self.write(new_text)
+        for index, line in enumerate(lines):
+            print(describe(index, line), file=out)
+        print("now fill in paradigm, configuration, location, operator and alignment "
+              "(see the '# fill in' comments), then run: repro validate", file=out)
+        return True
 
 
 def entry_values(entry: NewEntry) -> dict[str, Any]:
