@@ -8,20 +8,11 @@ Derived files are README.md, docs/papers.md, docs/taxonomy.md, schema/papers.sch
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
-from .papers import DEFAULT_DATABASE
+from .render import configure, run_pipeline
 
-
-def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("database", nargs="?", default=DEFAULT_DATABASE, help="the YAML database")
-    parser.add_argument("--root", default=".", help="repository root the outputs are written under")
-    parser.add_argument("--check", action="store_true", help="only report stale outputs (exit 1)")
-    parser.add_argument(
-        "--github", action="store_true", default=None,
-        help="emit GitHub Actions annotations (default: when GITHUB_ACTIONS=true)",
-    )
+__all__ = ["configure", "derived_outputs", "run"]
 
 
 def derived_outputs(papers: list, root: Path) -> dict[str, str]:
@@ -35,18 +26,4 @@ def derived_outputs(papers: list, root: Path) -> dict[str, str]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from .render import check_outputs, write_outputs
-    from .validate import load, report
-
-    result = load(args.database)
-    if result.problems:
-        report(result.problems, sys.stderr, github=args.github)
-        return 1
-    root = Path(args.root)
-    outputs = derived_outputs(result.papers, root)
-    if args.check:
-        return 1 if check_outputs(outputs, root, sys.stdout) else 0
-    changed = write_outputs(outputs, root)
-    print(f"{len(result.papers)} papers valid; {len(changed)} of {len(outputs)} outputs changed"
-          + (f": {', '.join(changed)}" if changed else ""))
-    return 0
+    return run_pipeline(args, derived_outputs)

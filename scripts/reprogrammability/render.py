@@ -21,7 +21,7 @@ import difflib
 import re
 import sys
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from functools import lru_cache
 from itertools import chain
 from pathlib import Path
@@ -600,6 +600,17 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    return run_pipeline(args, render_outputs)
+
+
+def run_pipeline(
+    args: argparse.Namespace, make_outputs: Callable[[list[Paper], Path], dict[str, str]]
+) -> int:
+    """Validate, then write (or with ``--check`` compare) the files ``make_outputs`` derives.
+
+    ``repro render`` and ``repro build`` differ only in which files they derive; nothing is
+    rendered from a database with problems.
+    """
     from .validate import load, report
 
     result = load(args.database)
@@ -608,7 +619,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"{args.database}: not rendered; fix the problems above first", file=sys.stderr)
         return 1
     root = Path(args.root)
-    outputs = render_outputs(result.papers, root)
+    outputs = make_outputs(result.papers, root)
     if args.check:
         return 1 if check_outputs(outputs, root, sys.stdout) else 0
     changed = write_outputs(outputs, root)
