@@ -4,13 +4,16 @@ package imports without transformers."""
 
 from __future__ import annotations
 
-import functools
 import subprocess
 import sys
-from typing import Any
 
 import pytest
 import torch
+from reference_support import MASK_ID, VOCAB
+from reference_support import TinyLinear as Linear
+from reference_support import make_vit as vit
+from reference_support import tiny_bert as bert
+from reference_support import tiny_gpt2 as gpt2
 from reprogrammability import taxonomy
 from torch import nn
 
@@ -18,26 +21,12 @@ import reference
 from reference import Alignment, Manipulation, Reprogrammed, TokenBatch, adapt, registry
 from reference.backbones import ImageAdapter, TextAdapter, ViTAdapter, find_layers
 
-VOCAB = 100
-MASK_ID = 3
-
 
 class Identity(Alignment):
     kind = "identity"
 
     def forward(self, source_logits: torch.Tensor) -> torch.Tensor:
         return source_logits
-
-
-class Linear(Alignment):
-    kind = "linear"
-
-    def __init__(self, num_source: int, num_target: int) -> None:
-        super().__init__(num_source, num_target)
-        self.fc = nn.Linear(num_source, num_target)
-
-    def forward(self, source_logits: torch.Tensor) -> torch.Tensor:
-        return self.fc(source_logits)
 
 
 class EmbedOnly(Manipulation):
@@ -74,54 +63,6 @@ class Prepend(Manipulation):
     def before_block(self, index, hidden):
         self.seen.append(tuple(hidden.shape))
         return hidden
-
-
-def vit(**overrides: Any) -> nn.Module:
-    import timm
-
-    kwargs = {
-        "img_size": 32,
-        "patch_size": 8,
-        "depth": 2,
-        "embed_dim": 32,
-        "num_heads": 2,
-        "num_classes": 10,
-    }
-    kwargs.update(overrides)
-    torch.manual_seed(0)
-    return timm.create_model("vit_tiny_patch16_224", pretrained=False, **kwargs).eval()
-
-
-@functools.cache
-def gpt2() -> nn.Module:
-    import transformers
-
-    torch.manual_seed(0)
-    cfg = transformers.GPT2Config(
-        vocab_size=VOCAB,
-        n_embd=32,
-        n_layer=2,
-        n_head=2,
-        n_positions=64,
-        bos_token_id=1,
-        eos_token_id=2,
-    )
-    return transformers.GPT2LMHeadModel(cfg).eval()
-
-
-@functools.cache
-def bert() -> nn.Module:
-    import transformers
-
-    torch.manual_seed(0)
-    cfg = transformers.BertConfig(
-        vocab_size=VOCAB,
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        intermediate_size=64,
-    )
-    return transformers.BertForMaskedLM(cfg).eval()
 
 
 def test_import_does_not_load_transformers():

@@ -5,81 +5,23 @@ the arithmetic they claim."""
 
 from __future__ import annotations
 
-import functools
-
 import pytest
 import torch
 import torch.nn.functional as F
-from torch import nn
+from reference_support import MASK_ID, VOCAB
+from reference_support import tiny_bert as bert
+from reference_support import tiny_gpt2 as gpt2
+from reference_support import tiny_resnet as resnet
+from reference_support import tiny_vit as vit
 
 from reference import adapt, create_manipulation
 from reference.core import Manipulation
 from reference.manipulations.hidden_additive import steering_vector
 from reference.manipulations.input_concatenative import COT_TRIGGER, Demonstration, PromptBuilder
 
-VOCAB = 100
-MASK_ID = 3
-
 
 class Plain(Manipulation):
     cell = ("fixed", "input", "additive")
-
-
-@functools.cache
-def vit() -> nn.Module:
-    import timm
-
-    torch.manual_seed(0)
-    return timm.create_model(
-        "vit_tiny_patch16_224",
-        pretrained=False,
-        img_size=32,
-        patch_size=8,
-        depth=2,
-        embed_dim=32,
-        num_heads=2,
-        num_classes=10,
-    ).eval()
-
-
-@functools.cache
-def resnet() -> nn.Module:
-    import timm
-
-    torch.manual_seed(0)
-    return timm.create_model("resnet18", pretrained=False, num_classes=10).eval()
-
-
-@functools.cache
-def gpt2() -> nn.Module:
-    import transformers
-
-    torch.manual_seed(0)
-    cfg = transformers.GPT2Config(
-        vocab_size=VOCAB,
-        n_embd=32,
-        n_layer=2,
-        n_head=2,
-        n_positions=64,
-        bos_token_id=1,
-        eos_token_id=2,
-    )
-    return transformers.GPT2LMHeadModel(cfg).eval()
-
-
-@functools.cache
-def bert() -> nn.Module:
-    import transformers
-
-    torch.manual_seed(0)
-    cfg = transformers.BertConfig(
-        vocab_size=VOCAB,
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        intermediate_size=64,
-    )
-    return transformers.BertForMaskedLM(cfg).eval()
 
 
 def ids(n=2, length=6, seed=0):

@@ -26,11 +26,11 @@ from __future__ import annotations
 import copy
 import unicodedata
 from collections import defaultdict
-from functools import cache
 from pathlib import Path
 from typing import Any, NamedTuple
 
 import pytest
+import reference_support as support
 import torch
 import torch.nn.functional as F
 from reprogrammability import taxonomy
@@ -44,10 +44,9 @@ MODALITIES = ("vision", "text")
 
 NUM_CLASSES = 4  # target classes for every ω except identity (which keeps the source classes)
 VISION_CLASSES = 16  # the tiny ViT's source classes
-VOCAB = 100  # the tiny language models' vocabulary (= their source logits)
-MASK_ID = 4  # the tiny BERT's [MASK] token
-BATCH = 8
-SEQ_LEN = 12
+VOCAB = support.VOCAB  # the tiny language models' vocabulary (= their source logits)
+MASK_ID = support.PAPER_PROFILE.mask_id  # the tiny BERT's [MASK] token (4 here)
+BATCH = support.PAPER_PROFILE.batch
 STEPS = 20
 STEPS_PER_EPOCH = 5  # statistical mappings are refreshed at each "epoch" end
 LR = 0.05
@@ -173,166 +172,28 @@ def test_every_cell_and_alignment_has_a_default_for_both_modalities():
 # ------------------------------------------------------------------------------- tiny models
 
 
-@cache
 def _pristine_backbone(backbone: str) -> torch.nn.Module:
-    """A randomly initialised tiny model (built once per worker; tests use deep copies)."""
-    torch.manual_seed(0)
+    """A randomly initialised tiny model (built once per worker; tests use deep copies). The
+    ViT is a plain ``VisionTransformer`` (no timm ``pretrained_cfg``); the language models use a
+    wider init (``TEXT_INIT_STD``), 64 positions and a 64-wide GPT-2 MLP."""
     if backbone == "vit":
-        from timm.models.vision_transformer import VisionTransformer
-
-        return VisionTransformer(
-            img_size=32,
-            patch_size=8,
-            embed_dim=32,
-            depth=2,
-            num_heads=2,
-            num_classes=VISION_CLASSES,
-        ).eval()
-    transformers = pytest.importorskip("transformers")
+        return support.tiny_vit(num_classes=VISION_CLASSES, from_timm_registry=False)
+    pytest.importorskip("transformers")
     if backbone == "gpt2":
-        config = transformers.GPT2Config(
-            vocab_size=VOCAB,
-            n_positions=64,
-            n_embd=32,
-            n_layer=2,
-            n_head=2,
-            n_inner=64,
-            bos_token_id=1,
-            eos_token_id=2,
-            initializer_range=TEXT_INIT_STD,
-        )
-        return transformers.GPT2LMHeadModel(config).eval()
-    config = transformers.BertConfig(
-        vocab_size=VOCAB,
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        intermediate_size=64,
-        max_position_embeddings=64,
-        initializer_range=TEXT_INIT_STD,
-    )
-    return transformers.BertForMaskedLM(config).eval()
-
-
-def _images(n: int = BATCH, size: int = 32, seed: int = 1) -> torch.Tensor:
-    return torch.rand(n, 3, size, size, generator=torch.Generator().manual_seed(seed))
-
-
-def _tokens(
-    backbone: str, n: int = BATCH, seed: int = 2, vocab: int = VOCAB
-) -> dict[str, torch.Tensor]:
-    """Token ids (the last row right-padded); a BERT row has its [MASK] near the end."""
-    ids = torch.randint(5, vocab, (n, SEQ_LEN), generator=torch.Generator().manual_seed(seed))
-    mask = torch.ones(n, SEQ_LEN, dtype=torch.long)
-    ids[-1, -2:], mask[-1, -2:] = 0, 0
-    if backbone == "bert":
-        ids[:, -4] = MASK_ID  # the answer position of a cloze prompt "... [MASK] ..."
-    return {"input_ids": ids, "attention_mask": mask}
-
-
-def _plain_input(backbone: str, n: int = BATCH, seed: int = 2) -> Any:
-    return _images(n, seed=seed) if backbone == "vit" else _tokens(backbone, n, seed)
-
-
-def _contrast(backbone: str) -> dict[str, Any]:
-    """Two small sets whose mean difference defines a fixed direction (steering, erasure)."""
-    if backbone == "vit":
-        return {"positives": _images(3, seed=5), "negatives": _images(3, seed=6) * 0.5}
-    return {
-        "positives": _tokens(backbone, 3, seed=5)["input_ids"],
-        "negatives": _tokens(backbone, 3, seed=6)["input_ids"],
-    }
-
-
-TARGET_VOCAB = 12  # a target-task vocabulary for the text reprogramming of token ids
-
-
-def _target_ids(backbone: str) -> dict[str, torch.Tensor]:
-    ids = torch.randint(
-        1, TARGET_VOCAB - 1, (BATCH, SEQ_LEN), generator=torch.Generator().manual_seed(3)
-    )
-    if backbone == "bert":
-        ids[:, -4] = TARGET_VOCAB - 1  # the target's own [MASK] symbol, mapped to the source's
-    return {"input_ids": ids}
+        return support.tiny_gpt2(n_positions=64, n_inner=64, init_std=TEXT_INIT_STD)
+    return support.tiny_bert(max_position_embeddings=64, init_std=TEXT_INIT_STD)
 
 
 def _example(name: str, backbone: str) -> tuple[dict[str, Any], Any, Any]:
-    """Constructor kwargs, a batch of target inputs, and what the unmanipulated model would read.
+    """Constructor kwargs, a batch of target inputs, and what the unmanipulated model would read
+    (the shared table in tests/reference_support.py, with this file's ``PAPER_PROFILE``).
 
     Most manipulations take the backbone's own inputs; the rest need context (demonstrations,
     marker boxes, directions) or consume another input type (a signal, a target vocabulary), for
     which "the unmanipulated model" has no meaning (``None``). A default manipulation not listed
-    here gets no kwargs and the backbone's plain inputs.
+    there gets no kwargs and the backbone's plain inputs.
     """
-    vision = backbone == "vit"
-    plain = _plain_input(backbone)
-    if name == "adversarial_reprogramming":  # a small target image inside the learnt frame
-        x = _images(size=16)
-        return {}, x, None
-    if name == "padding_prompt":
-        return {"pad": 4}, _images(size=24), None
-    if name == "sample_specific_mask":
-        return {}, _images(size=24), None
-    if name == "reprogramming_layer":  # Time-LLM-style: a raw series becomes source tokens
-        kwargs: dict[str, Any] = {
-            "patch_len": 8,
-            "stride": 4,
-            "d_model": 16,
-            "num_heads": 2,
-            "num_prototypes": 10,
-        }
-        if not vision:
-            kwargs["prefix_ids"] = [7, 8]
-        if backbone == "bert":
-            kwargs["suffix_ids"] = [MASK_ID]
-        return kwargs, torch.randn(BATCH, 40, generator=torch.Generator().manual_seed(4)), None
-    if name == "signal_to_image":
-        return {}, torch.randn(BATCH, 50, generator=torch.Generator().manual_seed(4)), None
-    if name == "visual_marker":
-        boxes = torch.tensor([[0.1, 0.1, 0.5, 0.9]] * BATCH)
-        return {"boxes": [(0.2, 0.2, 0.6, 0.6)]}, (plain, boxes), plain
-    if name == "visual_icl_grid":
-        return {"demonstrations": _images(3, size=16, seed=9)}, plain, plain
-    if name == "text_markers":
-        return {"open_id": 1, "close_id": 2}, (plain, torch.tensor([[1, 3]] * BATCH)), plain
-    if name == "demonstrations":
-        return {"context_ids": [20, 21, 22, 23, 24, 25]}, plain, plain
-    if name == "hard_prompt":
-        kwargs = {"images": _images(2, seed=7)} if vision else {"prompt_ids": [10, 11, 12]}
-        return kwargs, plain, plain
-    if name in ("fixed_embedding_offset", "embedding_projection"):
-        return _contrast(backbone), plain, plain
-    if name == "steering_vector":
-        return {"layer": 1, "coefficient": 2.0, **_contrast(backbone)}, plain, plain
-    if name == "concept_erasure":
-        return {"layers": [1], **_contrast(backbone)}, plain, plain
-    if name == "demonstration_states":
-        demos = _images(2, seed=8) if vision else _tokens(backbone, 2, seed=8)
-        return {"demonstrations": demos}, plain, plain
-    if name == "token_perturbation":
-        return {"max_length": SEQ_LEN}, plain, plain
-    if name in ("soft_prompt", "vocabulary_prompt"):
-        return {"length": 3}, plain, plain
-    if name == "deep_prompt":
-        return {"length": 2}, plain, plain
-    if name == "loreft":
-        return {"rank": 2}, plain, plain
-    if name == "vocabulary_mapping":
-        special = {0: 0, TARGET_VOCAB - 1: MASK_ID}
-        return (
-            {"target_vocab_size": TARGET_VOCAB, "special_tokens": special},
-            _target_ids(backbone),
-            None,
-        )
-    if name == "token_translation":
-        table = list(range(20, 20 + TARGET_VOCAB - 1)) + [MASK_ID]
-        target = _target_ids(backbone)
-        # Small ids are valid source ids too: the untranslated text (with the source's [MASK]).
-        untranslated = target["input_ids"].masked_fill(
-            target["input_ids"] == TARGET_VOCAB - 1, MASK_ID
-        )
-        return {"table": table}, target, {"input_ids": untranslated}
-    return {}, plain, plain
+    return support.example(name, backbone, backbone == "vit", support.PAPER_PROFILE)
 
 
 def _alignment_kwargs(name: str, num_classes: int) -> dict[str, Any]:
