@@ -168,8 +168,12 @@ class ImageAdapter(Adapter):
     def num_source(self) -> int:
         if self._num_source is None:
             n = getattr(self.model, "num_classes", None)
+            features = getattr(self.model, "num_features", None)
             if isinstance(n, int) and n > 0:
                 self._num_source = n
+            elif n == 0 and isinstance(features, int):
+                # A headless timm model (num_classes=0) returns its pooled features.
+                self._num_source = features
             else:
                 linears = [m for m in self.model.modules() if isinstance(m, nn.Linear)]
                 if linears:

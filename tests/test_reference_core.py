@@ -97,6 +97,12 @@ def test_image_adapter_config_and_num_source():
     assert torch.allclose(r.mean.flatten(), torch.tensor([0.485, 0.456, 0.406]))
     tv = adapt(torchvision.models.resnet18(num_classes=7))
     assert tv.input_size == (224, 224) and tv.num_source == 7
+    # Headless timm models (num_classes=0) return pooled features: their width is the source size.
+    headless = adapt(timm.create_model("resnet18", num_classes=0), input_size=32)
+    assert headless.num_source == 512
+    headless_vit = timm.create_model("vit_tiny_patch16_224", num_classes=0, img_size=32,
+                                     patch_size=8, depth=1, embed_dim=32, num_heads=2)
+    assert adapt(headless_vit).num_source == headless_vit(torch.rand(1, 3, 32, 32)).shape[-1]
     x = torch.rand(2, 3, 8, 8)
     torch.testing.assert_close(r.normalize(x), (x - r.mean) / r.std)
     v = adapt(vit())
