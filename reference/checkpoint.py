@@ -10,12 +10,11 @@ half-written checkpoint behind.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import torch
+from reprogrammability.atomic import atomic_open
 
 FORMAT = "reference-trainable/1"
 
@@ -24,22 +23,8 @@ def save_checkpoint(path: str | Path, payload: dict[str, Any]) -> None:
     """Atomically ``torch.save`` ``payload`` (which must hold ``"trainable"``) to ``path``."""
     if "trainable" not in payload:
         raise ValueError("a checkpoint must hold the 'trainable' state dict")
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            torch.save({"format": FORMAT, **payload}, fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600; a checkpoint is shared like any output
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
+    with atomic_open(path) as fh:
+        torch.save({"format": FORMAT, **payload}, fh)
 
 
 def load_checkpoint(path: str | Path) -> dict[str, Any]:
