@@ -182,25 +182,23 @@ def _guarded_adapter_class():
             if guard is None:
                 return
 
-            class GuardedHTTPConnection(HTTPConnection):
-                def _new_conn(self):  # type: ignore[override]
-                    sock = super()._new_conn()
-                    try:
-                        guard.check_peer(sock, self.host)
-                    except BaseException:
-                        sock.close()
-                        raise
-                    return sock
+            def guarded(base: type) -> type:
+                """``base`` whose new sockets are checked against the address guard."""
 
-            class GuardedHTTPSConnection(HTTPSConnection):
-                def _new_conn(self):  # type: ignore[override]
-                    sock = super()._new_conn()
-                    try:
-                        guard.check_peer(sock, self.host)
-                    except BaseException:
-                        sock.close()
-                        raise
-                    return sock
+                class Guarded(base):  # type: ignore[misc, valid-type]
+                    def _new_conn(self):  # type: ignore[override]
+                        sock = super()._new_conn()
+                        try:
+                            guard.check_peer(sock, self.host)
+                        except BaseException:
+                            sock.close()
+                            raise
+                        return sock
+
+                return Guarded
+
+            GuardedHTTPConnection = guarded(HTTPConnection)
+            GuardedHTTPSConnection = guarded(HTTPSConnection)
 
             class Pool(HTTPConnectionPool):
                 ConnectionCls = GuardedHTTPConnection
