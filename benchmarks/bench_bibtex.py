@@ -19,8 +19,6 @@ import logging
 import statistics
 import sys
 import tempfile
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -28,18 +26,9 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent / "scripts"))
 
 from synthetic import make_synthetic_yaml
+from timing import time_runs
 
 TARGET_S = 0.5
-
-
-def _time(fn: Callable[[], object], repeat: int) -> tuple[list[tuple[float, float]], object]:
-    """(wall, CPU) seconds of each run and the last result; CPU time resists a busy machine."""
-    times, result = [], None
-    for _ in range(repeat):
-        wall, cpu = time.perf_counter(), time.process_time()
-        result = fn()
-        times.append((time.perf_counter() - wall, time.process_time() - cpu))
-    return times, result
 
 
 def _library(papers, keys):
@@ -86,14 +75,14 @@ def main(argv: list[str] | None = None) -> int:
     papers = result.papers
 
     logging.getLogger("bibtexparser").setLevel(logging.ERROR)  # its "large library" advice
-    ours, text = _time(lambda: export_bib(papers), args.repeat)
+    ours, text = time_runs(lambda: export_bib(papers), args.repeat)
     keys = cite_keys(papers)
     library = _library(papers, keys)
-    theirs, _ = _time(lambda: bibtexparser.write_string(library), max(1, args.repeat // 2))
+    theirs, _ = time_runs(lambda: bibtexparser.write_string(library), max(1, args.repeat // 2))
     # The writer's faster mode modifies the Library, so this variant builds a fresh one each
     # run, and that build (escaping included) is timed with it: the whole job, like export_bib.
     inplace = default_unparse_stack(allow_inplace_modification=True)
-    theirs_inplace, _ = _time(
+    theirs_inplace, _ = time_runs(
         lambda: bibtexparser.write_string(_library(papers, keys), unparse_stack=inplace),
         args.repeat,
     )

@@ -20,8 +20,6 @@ import argparse
 import statistics
 import sys
 import tempfile
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -29,22 +27,9 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent / "scripts"))
 
 from synthetic import make_synthetic_yaml
+from timing import time_runs
 
 TARGET_S = 2.0
-
-
-def _time(fn: Callable[[], object], repeat: int) -> tuple[list[tuple[float, float]], object]:
-    """(wall, CPU) seconds of each run, and the last result.
-
-    CPU time is printed beside wall time because this machine is often shared: when other jobs
-    hold the cores, wall time grows but the process's own CPU time barely moves.
-    """
-    times, result = [], None
-    for _ in range(repeat):
-        wall, cpu = time.perf_counter(), time.process_time()
-        result = fn()
-        times.append((time.perf_counter() - wall, time.process_time() - cpu))
-    return times, result
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -62,12 +47,12 @@ def main(argv: list[str] | None = None) -> int:
         db.write_text(make_synthetic_yaml(args.papers), encoding="utf-8")
         environment()  # template compilation is a once-per-process cost, as in `repro build`
 
-        load_times, result = _time(lambda: load(db), args.repeat)
+        load_times, result = time_runs(lambda: load(db), args.repeat)
         if result.problems:
             print(f"synthetic database invalid: {result.problems[0].format()}", file=sys.stderr)
             return 1
         papers = result.papers
-        render_times, outputs = _time(lambda: render_outputs(papers, tmpdir), args.repeat)
+        render_times, outputs = time_runs(lambda: render_outputs(papers, tmpdir), args.repeat)
 
         counter = iter(range(args.repeat))
 
@@ -75,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
             # A fresh directory each time: every file is new, the worst case for the writer.
             return write_outputs(outputs, tmpdir / f"out{next(counter)}")
 
-        write_times, changed = _time(write_fresh, args.repeat)
+        write_times, changed = time_runs(write_fresh, args.repeat)
         assert len(changed) == len(outputs)
 
         stages = [
@@ -88,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
         except ImportError:
             export_bib = None
         if export_bib is not None:
-            bib_times, _ = _time(lambda: export_bib(papers), args.repeat)
+            bib_times, _ = time_runs(lambda: export_bib(papers), args.repeat)
             stages.append(("bibtex.export_bib", bib_times))
 
     size = sum(len(t.encode("utf-8")) for t in outputs.values())
