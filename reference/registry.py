@@ -67,23 +67,37 @@ def register_manipulation(name: str, *, default_for: tuple[str, ...] = ()) -> Ca
         owner = f"manipulation {name!r} ({cls.__module__}.{cls.__qualname__})"
         cell = _check_cell(owner, getattr(cls, "cell", None))
         _check_modalities(owner, tuple(cls.modalities) + tuple(default_for))
-        if name in _MANIPULATIONS and _MANIPULATIONS[name] is not cls:
-            raise ValueError(
-                f"{owner}: name already registered by {_MANIPULATIONS[name].__qualname__}"
-            )
         for modality in default_for:
             if modality not in cls.modalities:
                 raise ValueError(f"{owner}: default_for {modality!r} but it does not support it")
-            other = _DEFAULT_MANIPULATIONS.get((cell, modality))
-            if other is not None and other != name:
-                raise ValueError(
-                    f"{owner}: {modality} default of {taxonomy.cell_label(cell)} already claimed by {other!r}"
-                )
-            _DEFAULT_MANIPULATIONS[(cell, modality)] = name
-        _MANIPULATIONS[name] = cls
+        _claim(_MANIPULATIONS, _DEFAULT_MANIPULATIONS, name, cls, owner, cell,
+               taxonomy.cell_label(cell), default_for)
         return cls
 
     return decorator
+
+
+def _claim(
+    registry: dict[str, type], defaults: dict[tuple[Any, str], str], name: str, cls: type,
+    owner: str, slot: Any, slot_label: str, default_for: tuple[str, ...],
+) -> None:
+    """Record ``cls`` under ``name`` and as the default of ``slot`` for each ``default_for``.
+
+    Manipulations (slot: a cell) and alignments (slot: an ω value) follow the same rules: a
+    name and a default are claimed once, and every conflict is checked before anything is
+    recorded, so a refused registration leaves the registry as it was.
+    """
+    if name in registry and registry[name] is not cls:
+        raise ValueError(f"{owner}: name already registered by {registry[name].__qualname__}")
+    for modality in default_for:
+        other = defaults.get((slot, modality))
+        if other is not None and other != name:
+            raise ValueError(
+                f"{owner}: {modality} default of {slot_label} already claimed by {other!r}"
+            )
+    for modality in default_for:
+        defaults[(slot, modality)] = name
+    registry[name] = cls
 
 
 def register_alignment(name: str, *, default_for: tuple[str, ...] = ()) -> Callable[[A], A]:
@@ -98,34 +112,19 @@ def register_alignment(name: str, *, default_for: tuple[str, ...] = ()) -> Calla
                 f"{', '.join(taxonomy.ALIGNMENT.keys)}"
             )
         _check_modalities(owner, tuple(cls.modalities) + tuple(default_for))
-        if name in _ALIGNMENTS and _ALIGNMENTS[name] is not cls:
-            raise ValueError(
-                f"{owner}: name already registered by {_ALIGNMENTS[name].__qualname__}"
-            )
-        for modality in default_for:
-            other = _DEFAULT_ALIGNMENTS.get((kind, modality))
-            if other is not None and other != name:
-                raise ValueError(
-                    f"{owner}: {modality} default of {kind} already claimed by {other!r}"
-                )
-            _DEFAULT_ALIGNMENTS[(kind, modality)] = name
-        _ALIGNMENTS[name] = cls
+        _claim(_ALIGNMENTS, _DEFAULT_ALIGNMENTS, name, cls, owner, kind, kind, default_for)
         return cls
 
     return decorator
 
 
 def _load() -> None:
-    """Import the implementation packages once; a package that does not exist yet is skipped."""
+    """Import the implementation packages once, so their decorators fill the registry."""
     global _LOADED
     if _LOADED:
         return
     for package in _IMPLEMENTATION_PACKAGES:
-        try:
-            importlib.import_module(package)
-        except ModuleNotFoundError as exc:
-            if exc.name != package:
-                raise
+        importlib.import_module(package)
     _LOADED = True  # only once everything imported: a broken package fails every query, loudly
 
 
