@@ -63,36 +63,13 @@ def check_links(
         ):
             continue
         if link.kind == OTHER:
-            scheme = link.target.split(":", 1)[0].lower()
-            out.append(
-                Checked(
-                    link,
-                    one(
-                        Result(
-                            link.target,
-                            Status.EXCLUDED,
-                            f"{scheme}: links are not checked",
-                            via="none",
-                        )
-                    ),
-                )
-            )
-            continue
-        pattern = config.excluded_by(link.target)
-        if pattern is not None:
-            out.append(
-                Checked(
-                    link,
-                    one(
-                        Result(
-                            link.target,
-                            Status.EXCLUDED,
-                            f"excluded by pattern {pattern!r}",
-                            via="none",
-                        )
-                    ),
-                )
-            )
+            excluded = f"{link.target.split(':', 1)[0].lower()}: links are not checked"
+        else:
+            pattern = config.excluded_by(link.target)
+            excluded = None if pattern is None else f"excluded by pattern {pattern!r}"
+        if excluded is not None:
+            result = Result(link.target, Status.EXCLUDED, excluded, via="none")
+            out.append(Checked(link, one(result)))
             continue
         if link.kind == LOCAL:
             out.append(Checked(link, one(local.check(link))))
