@@ -13,10 +13,11 @@ length, another seed), the difference is a parameter here, so each file keeps it
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import pytest
 import torch
 from torch import nn
 
@@ -25,6 +26,18 @@ from reference import Alignment
 VOCAB = 100  # the tiny language models' vocabulary (= their source logits)
 MASK_ID = 3  # the tiny BERT's [MASK] token in most files (test_reference_papers uses 4)
 TARGET_VOCAB = 12  # a target-task vocabulary for the text reprogramming of token ids
+
+@pytest.fixture
+def one_torch_thread() -> Iterator[None]:
+    """Tiny models run fastest on one thread, and pytest -n 2 already fills both cores.
+
+    Test modules opt in with ``pytestmark = pytest.mark.usefixtures("one_torch_thread")``.
+    """
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
 
 #: The tiny ViT: 32 px images, 8 px patches, 2 blocks of width 32.
 VIT_KWARGS: dict[str, Any] = {

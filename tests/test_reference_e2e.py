@@ -12,15 +12,11 @@ from pathlib import Path
 import pytest
 import torch
 
+from reference_support import one_torch_thread  # noqa: F401
+
 from reference.experiments import digits_transfer
 
-
-@pytest.fixture(autouse=True)
-def _one_thread() -> object:
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def test_tasks_are_disjoint_real_digits() -> None:

@@ -17,6 +17,8 @@ from pathlib import Path
 import pytest
 import torch
 
+from reference_support import VIT_KWARGS as TINY_VIT, one_torch_thread  # noqa: F401
+
 from reference import registry
 from reference.checkpoint import load_checkpoint
 from reference.config import ConfigError, load_config
@@ -25,23 +27,7 @@ from reference.train import build_model, build_reprogrammed, main
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = sorted((ROOT / "reference" / "configs").glob("*.yaml"))
 
-TINY_VIT = {
-    "img_size": 32,
-    "patch_size": 8,
-    "depth": 2,
-    "embed_dim": 32,
-    "num_heads": 2,
-    "num_classes": 10,
-}
-
-
-@pytest.fixture(autouse=True)
-def _one_thread() -> object:
-    """Tiny models run fastest on one thread, and pytest -n 2 already fills both cores."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _write_data(
