@@ -2,7 +2,8 @@
 
 The real database has a few hundred entries; the tools must stay fast long after that, so the
 benchmarks time them on thousands of generated entries shaped like real ones (about fifteen
-fields each, flow-style author lists, some multi-valued tags, quoted arXiv ids, comments). The
+fields each, flow-style author lists, some multi-valued tags, quoted arXiv ids, comments,
+domains and backbones on half of them). The
 output is deterministic for a given ``n`` and ``seed`` and valid under the schema: every title,
 arXiv id and DOI is unique, and every tag comes from ``taxonomy.py``.
 
@@ -14,7 +15,7 @@ from __future__ import annotations
 import random
 import sys
 
-from reprogrammability.taxonomy import AXES, PARADIGM_KEYS
+from reprogrammability.taxonomy import AXES, BACKBONE_NAMES, DOMAIN_KEYS, PARADIGM_KEYS
 
 _WORDS = (
     "adversarial",
@@ -114,7 +115,8 @@ def make_synthetic_yaml(n: int, seed: int = 0) -> str:
         year = rng.randint(2015, 2025)
         arxiv = f"{year % 100:02d}{rng.randint(1, 12):02d}.{i:05d}"
         out += [
-            f'  - title: "{title}"',
+            f"  - id: synthetic{i}",
+            f'    title: "{title}"',
             f"    authors: [{authors}]",
             f"    year: {year}",
             f"    venue: {rng.choice(_VENUES)}",
@@ -125,6 +127,10 @@ def make_synthetic_yaml(n: int, seed: int = 0) -> str:
             f"    paradigm: {_tags(rng, PARADIGM_KEYS)}",
         ]
         out += [f"    {axis.field}: {_tags(rng, axis.keys)}" for axis in AXES]
+        if i % 2 == 0:  # facets on half the entries, as while they are being filled in
+            out.append(f"    domain: {{source: {rng.choice(DOMAIN_KEYS)}, "
+                       f"target: {_tags(rng, DOMAIN_KEYS)}}}")
+            out.append(f"    backbones: [{', '.join(rng.sample(BACKBONE_NAMES, 2))}]")
         if i % 3 == 0:
             out.append(f'    note: "synthetic entry {i}; tags drawn at random"  # a comment')
     return "\n".join(out) + "\n"

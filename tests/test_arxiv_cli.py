@@ -69,11 +69,12 @@ def test_add_appends_complete_entries_and_leaves_the_rest_byte_identical(server,
     assert add(server, db, "arXiv:hep-th/9901001v1", "https://arxiv.org/abs/2203.12119v2") == 1
     # 2203.12119 is already there (pinned as v1): refused, the other added.
     err = capsys.readouterr().err
-    assert "already in" in err and "papers.yaml:49" in err and "2203.12119" in err
+    assert "already in" in err and "papers.yaml:52" in err and "2203.12119" in err
     added = inserted(before, db.read_bytes())
     assert added == (
         "\n"
-        "  - title: \"Noncommutative Geometry and String Duality\"\n"
+        "  - id: figueroaofarrill1999noncommutative\n"
+        "    title: \"Noncommutative Geometry and String Duality\"\n"
         "    authors: [José M. Figueroa-O'Farrill, Renée Kałuża]\n"
         "    year: 1999\n"
         "    venue: arXiv\n"
@@ -117,7 +118,8 @@ def test_filled_in_entries_validate(server, tmp_path):
     fresh.write_text("papers: []   # empty for now\n", encoding="utf-8")
     assert add(server, fresh, "2203.12119") == 0
     text = fresh.read_text(encoding="utf-8")
-    assert text.startswith("papers:   # empty for now\n  - title: \"Visual Prompt Tuning\"\n")
+    assert text.startswith("papers:   # empty for now\n  - id: jia2022visual\n"
+                           "    title: \"Visual Prompt Tuning\"\n")
     for name, value in [("paradigm", "prompt tuning"), ("configuration", "learnable"),
                         ("location", "[embedding, hidden]"), ("operator", "concatenative"),
                         ("alignment", "linear")]:
@@ -139,7 +141,7 @@ def test_add_reports_arxivs_error_unknown_and_malformed_ids_and_continues(server
     assert "2301.99998: arXiv has no paper with this id" in err
     assert "not an arXiv id: 'not-an-id'" in err
     added = inserted(before, db.read_bytes())
-    assert added.count("- title:") == 1 and 'arxiv: "hep-th/9901001"' in added
+    assert added.count("- id:") == 1 and 'arxiv: "hep-th/9901001"' in added
 
 
 def test_add_refuses_duplicates_ignoring_version_and_spelling(server, db, capsys):
@@ -159,7 +161,7 @@ def test_add_same_id_twice_on_the_command_line(server, tmp_path, capsys):
     fresh.write_text("papers:\n", encoding="utf-8")
     assert add(server, fresh, "2203.12119", "2203.12119v2") == 0
     assert "given twice; adding it once" in capsys.readouterr().err
-    assert fresh.read_text(encoding="utf-8").count("- title:") == 1
+    assert fresh.read_text(encoding="utf-8").count("- id:") == 1
 
 
 def test_add_refuses_the_same_paper_under_two_ids_in_one_run(tmp_path, capsys):
@@ -172,7 +174,7 @@ def test_add_refuses_the_same_paper_under_two_ids_in_one_run(tmp_path, capsys):
     with FakeArxiv(entries=entries).start() as server:
         assert add(server, fresh, "2203.12119", "2301.12345") == 1
     assert "same paper as arXiv 2203.12119" in capsys.readouterr().err
-    assert fresh.read_text(encoding="utf-8").count("- title:") == 1
+    assert fresh.read_text(encoding="utf-8").count("- id:") == 1
 
 
 def test_add_dry_run_prints_and_writes_nothing(server, db, capsys):
@@ -180,7 +182,8 @@ def test_add_dry_run_prints_and_writes_nothing(server, db, capsys):
     assert add(server, db, "hep-th/9901001", extra=("--dry-run",)) == 0
     out = capsys.readouterr().out
     assert db.read_bytes() == before
-    assert '  - title: "Noncommutative Geometry and String Duality"' in out
+    assert '  - id: figueroaofarrill1999noncommutative\n' \
+        '    title: "Noncommutative Geometry and String Duality"' in out
     assert "nothing written" in out
 
 
@@ -214,7 +217,8 @@ def test_add_preserves_a_differently_indented_file(server, tmp_path):
     path.write_text(original, encoding="utf-8")
     assert add(server, path, "2203.12119") == 0
     text = path.read_text(encoding="utf-8")
-    assert text.startswith(original + "\n- title: \"Visual Prompt Tuning\"\n  authors: [")
+    assert text.startswith(original + "\n- id: jia2022visual\n  title: \"Visual Prompt Tuning\"\n"
+                                      "  authors: [")
     assert "\n  configuration: []  # fill in: learnable | fixed\n" in text
     assert len(_raw_entries(path)) == 3
 
@@ -231,7 +235,8 @@ def test_add_inserts_before_a_following_top_level_key(server, tmp_path):
         "extra: true\n", encoding="utf-8")
     assert add(server, path, "2203.12119") == 0
     text = path.read_text(encoding="utf-8")
-    assert text.startswith("papers:\n  - title: \"One\"\n    year: 2020\n  - title: \"Visual")
+    assert text.startswith("papers:\n  - title: \"One\"\n    year: 2020\n  - id: jia2022visual\n"
+                           "    title: \"Visual")
     assert text.endswith("\n\n# about the next key\nextra: true\n")
 
 
@@ -280,14 +285,14 @@ def test_refresh_reports_each_disagreement_at_its_line(server, db, tmp_path, cap
     out, err = capsys.readouterr()
     lines = out.splitlines()
     assert lines == [
-        (f"{db}:37: Learning to Prompt for Vision Language Models: DOI missing: arXiv lists "
+        (f"{db}:40: Learning to Prompt for Vision Language Models: DOI missing: arXiv lists "
         "10.1007/s11263-022-01653-1"),
-        f"{db}:53: Visual Prompt Tuning: new version v2 available (database pins v1)",
-        (f"{db}:52: Visual Prompt Tuning: venue differs: arXiv comment says 'ECCV 2022', i.e. "
+        f"{db}:57: Visual Prompt Tuning: new version v2 available (database pins v1)",
+        (f"{db}:56: Visual Prompt Tuning: venue differs: arXiv comment says 'ECCV 2022', i.e. "
          "ECCV; the database has arXiv"),
-        (f"{db}:61: The Power of Scale for Prompt Tuning: title differs: arXiv has "
+        (f"{db}:66: The Power of Scale for Prompt Tuning: title differs: arXiv has "
         "'The Power of Scale for Parameter-Efficient Prompt Tuning'"),
-        f"{db}:77: A Paper arXiv Never Heard Of: arXiv id 2301.99999 is unknown to arXiv",
+        f"{db}:83: A Paper arXiv Never Heard Of: arXiv id 2301.99999 is unknown to arXiv",
     ]
     assert "6 papers with arXiv ids checked; 5 disagreement(s)" in err
     # One batched request for all six ids, unversioned so arXiv returns the latest.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -56,15 +57,16 @@ def test_identities_read_scalars_as_written(tmp_path):
 def test_append_to_an_empty_list(tmp_path, header):
     db = db_from(tmp_path, header)
     new_text, lines = db.appended([ENTRY])
-    assert yaml.safe_load(new_text)["papers"] == [entry_values(ENTRY)]
-    assert new_text.splitlines()[lines[0] - 1].startswith("  - title:")
+    with_id = replace(ENTRY, id="lovelace2024prompting")
+    assert yaml.safe_load(new_text)["papers"] == [entry_values(with_id)]
+    assert new_text.splitlines()[lines[0] - 1] == "  - id: lovelace2024prompting"
     assert "# none yet" in new_text if "none yet" in header else True
 
 
 def test_crlf_files_stay_crlf(tmp_path):
     db = db_from(tmp_path, "papers:\r\n  - title: One\r\n    year: 2020\r\n")
     new_text, _ = db.appended([ENTRY])
-    assert new_text.startswith("papers:\r\n  - title: One\r\n    year: 2020\r\n  - title:")
+    assert new_text.startswith("papers:\r\n  - title: One\r\n    year: 2020\r\n  - id:")
     assert "\n" not in new_text.replace("\r\n", "")
 
 

@@ -93,21 +93,22 @@ def _papers() -> list[Paper]:
         "location": ("input",), "operator": ("additive",), "alignment": ("statistical",),
     }
     return [
-        Paper(title="Adversarial Reprogramming of Neural Networks", year=2019,
+        Paper(id="p0", title="Adversarial Reprogramming of Neural Networks", year=2019,
               authors=("Gamaleldin F. Elsayed", "Ian Goodfellow", "Jascha Sohl-Dickstein"),
               url="https://arxiv.org/abs/1806.11146", arxiv="1806.11146",
               code="https://github.com/example/shared", **base),
-        Paper(title=r"A *Bold* <b>Idea</b> | [x](y) & `code` _under_", year=2023,
+        Paper(id="p1", title=r"A *Bold* <b>Idea</b> | [x](y) & `code` _under_", year=2023,
               authors=("de Vries, A.",), url="https://example.org/bold",
               code="https://github.com/example/shared",
               **{**base, "paradigm": ("prompt tuning",), "location": ("embedding", "hidden"),
                  "operator": ("concatenative",), "alignment": ("linear", "identity")}),
-        Paper(title="Chain-of-Thought Prompting Elicits Reasoning in Large Language Models",
+        Paper(id="p2",
+              title="Chain-of-Thought Prompting Elicits Reasoning in Large Language Models",
               year=2022, authors=("Jason Wei",), url="https://arxiv.org/abs/2201.11903",
               **{**base, "venue": "arXiv", "paradigm": ("prompt instruction",),
                  "configuration": ("fixed",), "operator": ("concatenative",),
                  "alignment": ("identity",)}),
-        Paper(title="Neural Network Reprogrammability", year=2025, authors=("Zesheng Ye",),
+        Paper(id="p3", title="Neural Network Reprogrammability", year=2025, authors=("Zesheng Ye",),
               url=SURVEY_URL, **base),
     ]
 

@@ -11,7 +11,6 @@ import bibtexparser
 import pytest
 from reprogrammability.bibtex import (
     base_key,
-    cite_keys,
     decode_latex,
     export_bib,
     latex_escape,
@@ -41,6 +40,7 @@ FILL_IN_LINES = (
 def paper(title="Adversarial Reprogramming of Neural Networks", authors=("Gamaleldin F. Elsayed",),
           year=2019, venue="ICLR", **kw) -> Paper:
     kw.setdefault("url", "https://arxiv.org/abs/1806.11146")
+    kw.setdefault("id", base_key(authors, year, title))
     return Paper(title=title, authors=tuple(authors), year=year, venue=venue,
                  paradigm=("model reprogramming",), configuration=("learnable",),
                  location=("input",), operator=("additive",), alignment=("rule-based",), **kw)
@@ -66,19 +66,35 @@ def test_key_is_lastname_year_first_significant_word():
     assert base_key([], 2020, "The Of A") == "anon2020untitled"
 
 
-def test_keys_disambiguate_collisions_deterministically_and_stably():
-    a = paper(title="Adversarial Reprogramming of Neural Networks")
-    b = paper(title="Adversarial Examples Are Not Bugs")
-    c = paper(title="The Adversarial Thing", venue="arXiv")
-    d = paper(title="Adversariala Is a Word Here")  # natural key elsayed2019adversariala
-    keys = cite_keys([a, b, c, d])
-    assert keys == ["elsayed2019adversarial", "elsayed2019adversarialb",
-                    "elsayed2019adversarialc", "elsayed2019adversariala"]
-    assert cite_keys([a, b, c, d]) == keys  # deterministic
-    # Appending papers never renames the keys of papers already there.
-    more = cite_keys([a, b, c, d, paper(title="Adversarial Again"), paper(title="Other")])
-    assert more[:4] == keys and more[4:] == ["elsayed2019adversariald", "elsayed2019other"]
-    assert len(set(cite_keys([paper()] * 30))) == 30  # runs past z into aa, ab, ...
+def test_new_ids_take_b_c_on_a_clash_and_never_rename():
+    from reprogrammability.bibtex import new_id
+
+    authors, title = ["Gamaleldin F. Elsayed"], "Adversarial Reprogramming of Neural Networks"
+    assert new_id(authors, 2019, title, []) == "elsayed2019adversarial"
+    taken = ["elsayed2019adversarial"]
+    assert new_id(authors, 2019, "Adversarial Examples", taken) == "elsayed2019adversarialb"
+    taken.append("elsayed2019adversarialb")
+    assert new_id(authors, 2019, "The Adversarial Thing", taken) == "elsayed2019adversarialc"
+    # FORMATS.md's stop words: "Towards" is skipped, "From" is not
+    assert new_id(["A Ye"], 2025, "Towards Better Prompts", []) == "ye2025better"
+    assert new_id(["A Ye"], 2025, "From Words to Pixels", []) == "ye2025from"
+    many: list[str] = []
+    for _ in range(30):  # runs past z
+        many.append(new_id(authors, 2019, title, many))
+    assert len(set(many)) == 30
+
+
+def test_export_keys_are_the_ids_so_insertion_renames_nothing():
+    a = paper(id="elsayed2019adversarial")
+    b = paper(title="Adversarial Examples Again", id="elsayed2019adversarialb",
+              url="https://example.org/b")
+    before = [e.key for e in parse(export_bib([a, b])).entries]
+    # a new paper by the same author in the same year goes *before* both
+    inserted = paper(title="Adversarial Early Work", id="elsayed2019adversarialc",
+                     url="https://example.org/c")
+    after = [e.key for e in parse(export_bib([inserted, a, b])).entries]
+    assert before == ["elsayed2019adversarial", "elsayed2019adversarialb"]
+    assert after == ["elsayed2019adversarialc", *before]
 
 
 # --- escaping ------------------------------------------------------------------------------------
@@ -163,7 +179,8 @@ def test_export_parses_back_to_the_same_titles_authors_and_years():
 
 
 def test_export_is_linear_in_size():
-    many = [replace(paper(), title=f"Paper number {i}", year=2000 + i % 20) for i in range(2000)]
+    many = [replace(paper(), title=f"Paper number {i}", year=2000 + i % 20, id=f"p{i}")
+            for i in range(2000)]
     library = parse(export_bib(many))
     keys = [e.key for e in library.entries]
     assert len(keys) == len(set(keys)) == 2000
@@ -238,7 +255,7 @@ def test_import_google_scholar_style(db, capsys):
         "from, no venue (booktitle or journal)"),
         f"{src}:51: noyear: cannot map: no year",
     ]
-    assert f"imported {src}:19 (bahng2022exploring) as {db}:96:" in out
+    assert f"imported {src}:19 (bahng2022exploring) as {db}:103:" in out
     after = db.read_text(encoding="utf-8")
     # Only the appended entries differ; every comment survives.
     closing = "\n# trailing comment: the end of the list\n"
@@ -246,7 +263,8 @@ def test_import_google_scholar_style(db, capsys):
     added = after[len(before) - len(closing): -len(closing)]
     assert added == (
         "\n"
-        "  - title: \"Exploring visual prompts for adapting large-scale models\"\n"
+        "  - id: bahng2022exploring\n"
+        "    title: \"Exploring visual prompts for adapting large-scale models\"\n"
         "    authors: [Hyojin Bahng, Ali Jahanian, Swami Sankaranarayanan, Phillip Isola]\n"
         "    year: 2022\n"
         "    venue: arXiv\n"
@@ -254,7 +272,8 @@ def test_import_google_scholar_style(db, capsys):
         "    url: https://arxiv.org/abs/2203.17274\n"
         + FILL_IN_LINES
         + "\n"
-        "  - title: \"Schöne Neue Welt: CLIP prompts & Übersetzungen\"\n"
+        "  - id: muller2023schone\n"
+        "    title: \"Schöne Neue Welt: CLIP prompts & Übersetzungen\"\n"
         "    authors: [Jörg Müller, Renée Kałuża, The OpenPrompt Team]\n"
         "    year: 2023\n"
         "    venue: Pattern Recognition\n"
@@ -275,10 +294,10 @@ def test_import_dblp_style_refuses_duplicates_against_the_database(db, capsys):
     src = BIB / "dblp.bib"
     assert err.splitlines() == [
         f"{src}:1: DBLP:conf/iclr/ElsayedGS19: already in {db}:6 (same title); not added",
-        (f"{src}:16: DBLP:journals/corr/abs-2109-01134: already in {db}:37 (same arXiv id "
+        (f"{src}:16: DBLP:journals/corr/abs-2109-01134: already in {db}:39 (same arXiv id "
         "2109.01134); not added"),
-        f"{src}:33: DBLP:journals/ijcv/ZhouYLL22: already in {db}:37 (same title); not added",
-        (f"{src}:78: DBLP:journals/corr/abs-2203-12119: already in {db}:49 (same arXiv id "
+        f"{src}:33: DBLP:journals/ijcv/ZhouYLL22: already in {db}:39 (same title); not added",
+        (f"{src}:78: DBLP:journals/corr/abs-2203-12119: already in {db}:52 (same arXiv id "
         "2203.12119); not added"),
         (f"{src}:91: cannot read this entry: Unexpected block start: `@inproceedings`. Was still "
         "looking for field-value closing `}`"),
@@ -319,7 +338,8 @@ def test_import_dry_run_writes_nothing(db, capsys):
     assert bib_import(BIB / "scholar.bib", db, "--dry-run") == 1
     out = capsys.readouterr().out
     assert db.read_bytes() == before
-    assert '  - title: "Exploring visual prompts for adapting large-scale models"' in out
+    assert '  - id: bahng2022exploring\n' \
+        '    title: "Exploring visual prompts for adapting large-scale models"' in out
     assert "dry run: 2 of 7 entries would be appended" in out
 
 

@@ -21,7 +21,7 @@ from reprogrammability.links.extract import (
     Link,
     default_inputs,
     extract_markdown_text,
-    extract_papers_text,
+    extract_collection_text,
     markdown_anchors,
 )
 from reprogrammability.links.report import to_markdown
@@ -180,7 +180,7 @@ papers:
 
 
 def test_papers_links_carry_line_title_and_field():
-    links = extract_papers_text(PAPERS, "data/papers.yaml")
+    links = extract_collection_text(PAPERS, "data/papers.yaml")
     assert [(l.line, l.field, l.context, l.target) for l in links] == [
         (5, "url", "First Paper", "https://one.example/paper"),
         (7, "url", "Second Paper", "https://two.example/paper"),
@@ -191,7 +191,7 @@ def test_papers_links_carry_line_title_and_field():
 
 def test_papers_yaml_syntax_error_names_the_line():
     with pytest.raises(ExtractError, match=r"^data/papers\.yaml:3:\d+: YAML syntax error"):
-        extract_papers_text("papers:\n  - title: x\n    url: a: b\n", "data/papers.yaml")
+        extract_collection_text("papers:\n  - title: x\n    url: a: b\n", "data/papers.yaml")
 
 
 def test_command_exits_1_on_unreadable_papers(repo, capsys):

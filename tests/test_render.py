@@ -21,6 +21,7 @@ from reprogrammability.markdown import escape_md, github_slug, unique_slugs
 from reprogrammability.papers import Paper
 from reprogrammability.render import (
     SCHEMA_PATH,
+    SCHEMA_PATHS,
     SURVEY_URL,
     TEMPLATES,
     aligned_table,
@@ -29,6 +30,8 @@ from reprogrammability.render import (
     render_outputs,
     write_outputs,
 )
+
+from reprogrammability.bibtex import base_key
 
 TRICKY_TITLE = r"A *Bold* <b>Idea</b> | [x](y) & `code` _under_ #1 \ {ok}"
 SHARED_CODE = "https://github.com/example/shared"
@@ -43,6 +46,7 @@ def paper(title: str, year: int, url: str, **kw) -> Paper:
         "alignment": ("linear",),
     }
     fields.update(kw)
+    fields.setdefault("id", base_key(fields["authors"], year, title))
     return Paper(title=title, year=year, url=url, **fields)
 
 
@@ -112,7 +116,8 @@ def paper_lines(readme: str) -> list[str]:
 
 
 def test_outputs_are_the_four_files(outputs: dict[str, str]) -> None:
-    assert set(outputs) == set(TEMPLATES) | {SCHEMA_PATH}
+    assert set(outputs) == set(TEMPLATES) | set(SCHEMA_PATHS)
+    assert SCHEMA_PATH in SCHEMA_PATHS
     for rel, text in outputs.items():
         assert text.endswith("\n") and not text.endswith("\n\n"), rel
 
@@ -163,7 +168,8 @@ def test_check_shows_a_diff_for_a_modified_and_a_missing_file(
     assert "--- a/README.md" in report and "+++ b/README.md" in report
     assert "\n-## Stale\n" in report and "\n+## Papers\n" in report
     assert "docs/taxonomy.md: missing" in report
-    assert "2 of 4 rendered files are stale: README.md, docs/taxonomy.md" in report
+    assert (f"2 of {len(outputs)} rendered files are stale: README.md, docs/taxonomy.md"
+            in report)
     # Checking never writes.
     assert not (tmp_path / "docs" / "taxonomy.md").exists()
 
@@ -174,7 +180,7 @@ def test_check_shows_a_diff_for_a_modified_and_a_missing_file(
 def test_markdown_characters_in_titles_render_literally(outputs: dict[str, str]) -> None:
     """Parsed as markdown, every document shows the tricky title, venue and note verbatim."""
     md = MarkdownIt("commonmark").enable("table")
-    for rel in TEMPLATES:
+    for rel in ("README.md", "docs/papers.md", "docs/taxonomy.md"):  # the papers' documents
         rendered = md.render(outputs[rel])
         assert html.escape(TRICKY_TITLE, quote=False) in rendered, rel
         # Nothing of the title became markup.
@@ -190,7 +196,7 @@ def test_escaped_table_cells_keep_the_column_count(outputs: dict[str, str]) -> N
     tokens = md.parse(outputs["docs/papers.md"])
     header_cells = sum(1 for t in tokens if t.type == "th_open")
     rows = [i for i, t in enumerate(tokens) if t.type == "tr_open"]
-    assert header_cells == 11 and len(rows) == 1 + 5
+    assert header_cells == 14 and len(rows) == 1 + 5
     cells_per_row = Counter()
     row = -1
     for t in tokens:
@@ -198,7 +204,7 @@ def test_escaped_table_cells_keep_the_column_count(outputs: dict[str, str]) -> N
             row += 1
         elif t.type in ("td_open", "th_open"):
             cells_per_row[row] += 1
-    assert set(cells_per_row.values()) == {11}
+    assert set(cells_per_row.values()) == {14}
 
 
 def test_urls_with_parentheses_stay_inside_the_link() -> None:
@@ -351,7 +357,7 @@ def test_documentation_links_are_present(outputs: dict[str, str]) -> None:
 
 def test_empty_database_still_renders() -> None:
     out = render_outputs([], ".")
-    assert "| Papers                    | 0     |" in out["README.md"]
+    assert re.search(r"\| Papers +\| 0 +\|", out["README.md"])
     assert out["README.md"].count("No paper is listed under this paradigm yet.") == 3
 
 
@@ -367,10 +373,11 @@ def test_papers_md_lists_every_paper_with_its_tags(papers: list[Paper], outputs:
         assert cells[2] == str(p.year) and cells[4] == ", ".join(p.paradigm)
         for i, axis in enumerate(taxonomy.AXES):
             assert set(cells[5 + i].split(", ")) == set(p.tags(axis.field))
+        assert cells[0].startswith(f'<a id="{p.id}"></a>[')
         if p.code:
-            assert f"[code]({p.code})" in cells[9]
+            assert f"[code]({p.code})" in cells[12]
         if p.doi:
-            assert f"[DOI](https://doi.org/{p.doi})" in cells[9]
+            assert f"[DOI](https://doi.org/{p.doi})" in cells[12]
     assert escape_md("Why: tags | judged *carefully* <here>.") in doc
 
 
@@ -422,7 +429,8 @@ def test_aligned_table_pads_every_pipe_into_line() -> None:
 VALID_YAML = """\
 # a comment
 papers:
-  - title: "Adversarial Reprogramming of Neural Networks"
+  - id: elsayed2019adversarial
+    title: "Adversarial Reprogramming of Neural Networks"
     authors: [Gamaleldin F. Elsayed, Ian Goodfellow, Jascha Sohl-Dickstein]
     year: 2019
     venue: ICLR
@@ -444,11 +452,12 @@ def test_cli_render_then_check(tmp_path: Path, capsys: pytest.CaptureFixture[str
     assert "README.md: missing" in capsys.readouterr().out
     assert not root.exists()
     assert cli.main(["render", str(db), "--root", str(root)]) == 0
-    assert "4 of 4 files changed" in capsys.readouterr().out
+    n = len(TEMPLATES) + len(SCHEMA_PATHS)
+    assert f"{n} of {n} files changed" in capsys.readouterr().out
     assert cli.main(["render", str(db), "--root", str(root), "--check"]) == 0
     assert capsys.readouterr().out == ""
     assert cli.main(["render", str(db), "--root", str(root)]) == 0
-    assert "0 of 4 files changed" in capsys.readouterr().out
+    assert f"0 of {n} files changed" in capsys.readouterr().out
 
     (root / "docs" / "papers.md").write_text("# Papers\n\nhand-edited\n", encoding="utf-8")
     assert cli.main(["render", str(db), "--root", str(root), "--check"]) == 1

@@ -26,6 +26,7 @@ COMMITTED = ROOT / "schema" / "papers.schema.json"
 
 def _valid_entry() -> dict:
     return {
+        "id": "tsai2021paper",
         "title": "A Paper",
         "authors": ["Ada Tsai", "Bo Chen"],
         "year": 2021,
@@ -93,9 +94,11 @@ def _string_constants(source: str) -> set[str]:
 def test_paper_fields_required_optional_and_closed() -> None:
     paper = build_schema()["$defs"]["paper"]
     assert paper["additionalProperties"] is False
-    assert paper["required"] == ["title", "authors", "year", "venue", "url", "paradigm",
+    assert paper["required"] == ["id", "title", "authors", "year", "venue", "url", "paradigm",
                                  *(a.field for a in AXES)]
-    assert set(paper["properties"]) == set(paper["required"]) | {"arxiv", "doi", "code", "note"}
+    assert set(paper["properties"]) == set(paper["required"]) | {
+        "arxiv", "doi", "code", "domain", "backbones", "datasets", "note"}
+    assert list(paper["properties"]) == list(schema_mod.FIELDS)
     top = build_schema()
     assert top["required"] == ["papers"] and top["additionalProperties"] is False
 

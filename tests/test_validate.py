@@ -25,6 +25,7 @@ ALIGNMENT = AXES_BY_FIELD["alignment"].keys
 def entry(n: int = 0, drop: tuple[str, ...] = (), **raw: str) -> str:
     """YAML text of one valid entry (unique by ``n``); ``raw`` replaces or adds fields."""
     fields = {
+        "id": f"paper-{n}",
         "title": f'"Paper number {n}"',
         "authors": "[Ada Tsai, Bo Chen]",
         "year": "2021",
@@ -83,10 +84,10 @@ def test_valid_fixture_gives_papers_with_lines() -> None:
     assert brown.paradigm == ("prompt instruction",)
     assert prefix.arxiv == "2101.00190v1" and prefix.code.startswith("https://github.com/")
     assert first.doi is None and first.note is None
-    assert first.line == _at(text, "title: \"Adversarial")[0]
+    assert first.line == _at(text, "id: elsayed2019adversarial")[0]
     assert lester.lines["alignment"] == _at(text, "alignment: [identity")[0]
     assert lester.line_of("authors") == _at(text, "authors:\n      - Brian")[0]
-    assert set(first.lines) == {"title", "authors", "year", "venue", "arxiv", "url",
+    assert set(first.lines) == {"id", "title", "authors", "year", "venue", "arxiv", "url",
                                 "paradigm", "configuration", "location", "operator",
                                 "alignment"}
 
@@ -172,7 +173,7 @@ def test_missing_required_field_points_at_the_entry() -> None:
     text = db(entry(), entry(1, drop=("venue",)))
     p = only(text)
     assert p.field == "papers[1].venue"
-    assert (p.line, p.col) == _at(text, 'title: "Paper number 1"')
+    assert (p.line, p.col) == _at(text, "id: paper-1")
     assert p.message == "missing required field 'venue'"
 
 
@@ -279,7 +280,7 @@ def test_duplicate_arxiv_id_ignoring_version() -> None:
     text = db(entry(0), entry(1), entry(2, arxiv='"2101.00000v2"'))
     p = only(text)
     assert p.field == "papers[2].arxiv" and (p.line, p.col) == _at(text, '"2101.00000v2"')
-    first_line = _at(text, 'title: "Paper number 0"')[0]
+    first_line = _at(text, "id: paper-0")[0]
     assert p.message.startswith(f"duplicate of papers[0] at line {first_line} (Paper number 0)")
     assert "same arXiv id 2101.00000" in p.message
 
@@ -371,7 +372,7 @@ def test_tab_indentation_hint() -> None:
     ("- title: x\n", "the top level must be a mapping with a 'papers' list, not a list"),
     ("title: x\n", "missing the 'papers' list"),
     ("papers:\n", "papers must be a list of entries"),
-    ("papers: {title: x}\n", "papers must be a list of entries ('- title: ...'), not a mapping"),
+    ("papers: {title: x}\n", "papers must be a list of entries ('- id: ...'), not a mapping"),
 ])
 def test_wrong_top_level(text: str, message: str) -> None:
     assert any(message in p.message for p in problems(text)), [p.format() for p in problems(text)]
@@ -466,7 +467,7 @@ def test_fast_path_never_calls_jsonschema_for_valid_entries(
         def iter_errors(self, _entry: object) -> None:
             raise AssertionError("jsonschema ran on a valid entry")
 
-    monkeypatch.setattr(validate, "_validators", lambda: (Boom(), accept))
+    monkeypatch.setattr(validate, "_validators", lambda *_: (Boom(), accept))
     result = check(make_synthetic_yaml(300))
     assert result.problems == [] and len(result.papers) == 300
     with pytest.raises(AssertionError, match="jsonschema ran"):
@@ -483,7 +484,7 @@ def test_annotation_escapes_workflow_command_characters() -> None:
         "50%25 done%0D%0Anext: a, b"
     )
     whole_file = Problem("p.yaml", 0, 0, "", "cannot read the file: denied")
-    assert whole_file.annotation() == "::error file=p.yaml,title=papers.yaml::cannot read the " \
+    assert whole_file.annotation() == "::error file=p.yaml,title=p.yaml::cannot read the " \
         "file: denied"
 
 

@@ -14,7 +14,8 @@ ROOT = Path(__file__).resolve().parents[1]
 VALID = ROOT / "tests" / "fixtures" / "validate" / "valid.yaml"
 
 BAD = """papers:
-  - title: "A"
+  - id: a
+    title: "A"
     authors: [Ada]
     year: 2021
     venue: ICLR
@@ -58,7 +59,7 @@ def test_invalid_file_exits_1_with_positions(
     out, err = capsys.readouterr()
     assert out == ""
     assert err.splitlines() == [
-        (f"{path}:9:15: papers[0].location: 'imput' is not a location value; did you mean "
+        (f"{path}:10:15: papers[0].location: 'imput' is not a location value; did you mean "
          f"'input'? (expected one of {', '.join(AXES_BY_FIELD['location'].keys)})"),
         "1 problem in 1 paper",
     ]
@@ -71,7 +72,7 @@ def test_github_flag_adds_annotations(
     path.write_text(BAD, encoding="utf-8")
     assert cli.main(["validate", "--github", str(path)]) == 1
     err = capsys.readouterr().err
-    assert (f"::error file={path},line=9,col=15,title=papers[0].location::'imput' is not a "
+    assert (f"::error file={path},line=10,col=15,title=papers[0].location::'imput' is not a "
             "location value; did you mean 'input'?") in err
 
 

@@ -1,10 +1,11 @@
 """``repro bib``: the database as BibTeX (``docs/papers.bib``), and .bib files into the database.
 
 Export is what lets a reader cite the whole map with one file, so it has to be dependable rather
-than clever: keys are stable (``elsayed2019adversarial``: first author's last name, year, first
-significant title word, with ``a``, ``b``, ... only for later papers that would collide), entries
-come in database order, capitals that carry meaning (``CLIP``, ``ImageNet``) are braced so
-bibliography styles do not lower-case them, and LaTeX specials are escaped. The text is
+than clever: each key is the paper's ``id`` from the database, chosen once when the paper was
+added (``elsayed2019adversarial``: first author's last name, year, first significant title word,
+with ``b``, ``c``, ... when the id is taken, see :func:`new_id`), so inserting a paper anywhere
+changes no other key; entries come in database order, capitals that carry meaning (``CLIP``,
+``ImageNet``) are braced so bibliography styles do not lower-case them, and LaTeX specials are escaped. The text is
 formatted here directly rather than through bibtexparser's writer, which is several times slower
 (``benchmarks/bench_bibtex.py``) and sits inside every ``repro build``; the tests parse the
 output back with bibtexparser to prove it is valid.
@@ -43,10 +44,9 @@ _AND = re.compile(r"\s+and\s+", re.IGNORECASE)
 
 # -- cite keys ----------------------------------------------------------------------------------
 
-#: Title words too common to name a paper by.
+#: Title words too common to name a paper by (the rule agreed for ids, FORMATS.md).
 STOP_WORDS = frozenset({
-    "a", "an", "the", "on", "of", "in", "for", "to", "and", "or", "with", "at", "by", "from",
-    "into", "via", "is", "are", "as", "do", "does", "can",
+    "a", "an", "the", "on", "of", "for", "to", "in", "towards", "via", "with", "and", "is", "are",
 })
 #: Letters NFKD does not decompose into an ASCII base letter.
 _FOLD = str.maketrans({
@@ -95,32 +95,29 @@ def base_key(authors: Iterable[str], year: int, title: str) -> str:
 
 
 def _suffix(n: int) -> str:
-    """0 -> a, 25 -> z, 26 -> aa, ..."""
+    """0 -> b, 24 -> z, 25 -> ba, ...: the letters after a taken id (the bare id is "a")."""
     out = ""
     n += 1
-    while n:
-        n, r = divmod(n - 1, 26)
+    while True:
+        n, r = divmod(n, 26)
         out = chr(97 + r) + out
-    return out
+        if not n:
+            return out
 
 
-def cite_keys(papers: Iterable) -> list[str]:
-    """One unique key per paper, in order. The first paper with a key keeps it bare; later ones
-    get ``a``, ``b``, ..., so adding a paper never changes the key of one already cited.
+def new_id(authors: Iterable[str], year: int, title: str, taken: Iterable[str]) -> str:
+    """The id for a new paper: :func:`base_key`, plus ``b``, ``c``, ... while it is taken.
+
+    Ids are chosen once, when a paper enters the database, and never recomputed, so papers
+    added later (even before an existing one, with the same author and year) rename nothing.
     """
-    papers = list(papers)
-    bases = [base_key(p.authors, p.year, p.title) for p in papers]
-    taken = set(bases)  # a suffixed key must not steal a later paper's natural key
-    used: set[str] = set()
-    keys = []
-    for base in bases:
-        key, n = base, 0
-        while key in used or (key != base and key in taken):
-            key = base + _suffix(n)
-            n += 1
-        used.add(key)
-        keys.append(key)
-    return keys
+    taken = set(taken)
+    base = base_key(authors, year, title)
+    key, n = base, 0
+    while key in taken:
+        key = base + _suffix(n)
+        n += 1
+    return key
 
 
 # -- LaTeX escaping -----------------------------------------------------------------------------
@@ -212,10 +209,8 @@ def entry_text(paper, key: str) -> str:
 
 
 def export_bib(papers) -> str:
-    """The whole database as BibTeX text, entries in database order (docs/papers.bib)."""
-    papers = list(papers)
-    keys = cite_keys(papers)
-    return HEADER + "".join(["\n" + entry_text(p, k) for p, k in zip(papers, keys)])
+    """The whole database as BibTeX text, entries in database order, keyed by id."""
+    return HEADER + "".join(["\n" + entry_text(p, p.id) for p in papers])
 
 
 # -- import -------------------------------------------------------------------------------------

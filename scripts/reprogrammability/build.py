@@ -1,27 +1,31 @@
 """``repro build``: the main job. Validate the database, then render every derived file.
 
-Derived files are README.md, docs/papers.md, docs/taxonomy.md, schema/papers.schema.json (from
-``render``) and docs/papers.bib (from ``bibtex``). Nothing is written when validation fails, and
+Derived files are README.md, docs/*.md and schema/<collection>.schema.json (from ``render``)
+and docs/papers.bib (from ``bibtex``). Nothing is written when validation fails, and
 ``--check`` writes nothing at all: it prints a diff and exits 1 when a committed file is stale.
 """
 
 from __future__ import annotations
 
 import argparse
+from collections.abc import Iterable
 from pathlib import Path
 
+from .collections import Catalog
+from .papers import Paper
 from .render import configure, run_pipeline
 
 __all__ = ["configure", "derived_outputs", "run"]
 
 
-def derived_outputs(papers: list, root: Path) -> dict[str, str]:
-    """Every derived file, relative path -> text, computed from validated papers only."""
+def derived_outputs(data: Catalog | Iterable[Paper], root: Path) -> dict[str, str]:
+    """Every derived file, relative path -> text, computed from validated collections only."""
     from .bibtex import export_bib
     from .render import render_outputs
 
-    outputs = render_outputs(papers, root)
-    outputs["docs/papers.bib"] = export_bib(papers)
+    catalog = Catalog.of(data)
+    outputs = render_outputs(catalog, root)
+    outputs["docs/papers.bib"] = export_bib(catalog.papers)
     return outputs
 
 

@@ -14,7 +14,8 @@ import sys
 #: subcommand -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
     "build": ("reprogrammability.build", "validate, then render every derived file (the main job)"),
-    "validate": ("reprogrammability.validate", "check data/papers.yaml against the schema and rules"),
+    "validate": ("reprogrammability.validate",
+                 "check data/*.yaml (every collection) against the schemas and rules"),
     "render": ("reprogrammability.render", "render README.md and docs/ from data/papers.yaml"),
     "links": ("reprogrammability.links.cli", "check every URL and anchor in the data and the docs"),
     "add": ("reprogrammability.arxiv_cli", "append papers to data/papers.yaml from arXiv metadata"),

@@ -1,7 +1,8 @@
-"""``repro render``: README.md and docs/ from the paper database, through Jinja templates.
+"""``repro render``: README.md and docs/ from the collections, through Jinja templates.
 
 The committed README and docs are derived files: ``render_outputs`` is a pure function of the
-validated papers (no clock, no environment, stable ordering everywhere), so re-rendering
+validated collections (a ``collections.Catalog``: papers, datasets, tools, resources, results;
+no clock, no environment, stable ordering everywhere), so re-rendering
 unchanged data changes nothing and ``--check`` can demand in CI that the committed files are
 exactly what the data says. The templates in ``templates/`` hold the prose and layout, including
 the per-paper lines (``items.md.j2``, rendered once per paper in a single pass even though
@@ -29,6 +30,7 @@ from typing import TYPE_CHECKING, TextIO
 
 from . import taxonomy
 from .atomic import write_text_atomic
+from .collections import COLLECTIONS, Catalog
 from .markdown import escape_md, unique_slugs
 from .papers import DEFAULT_DATABASE
 
@@ -36,6 +38,7 @@ if TYPE_CHECKING:
     import jinja2
 
     from .papers import Paper
+    from .records import Dataset, Resource, Tool
 
 TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "templates"
 
@@ -44,8 +47,14 @@ TEMPLATES: dict[str, str] = {
     "README.md": "README.md.j2",
     "docs/papers.md": "papers.md.j2",
     "docs/taxonomy.md": "taxonomy.md.j2",
+    "docs/applications.md": "applications.md.j2",
+    "docs/datasets.md": "datasets.md.j2",
+    "docs/tools.md": "tools.md.j2",
+    "docs/resources.md": "resources.md.j2",
 }
 SCHEMA_PATH = "schema/papers.schema.json"
+#: One JSON Schema per collection (``schema/papers.schema.json``, ``schema/datasets...``).
+SCHEMA_PATHS: tuple[str, ...] = tuple(c.schema_path for c in COLLECTIONS)
 #: Per-paper fragments shared by the three documents (see ``_render_items``).
 ITEMS_TEMPLATE = "items.md.j2"
 
@@ -64,8 +73,22 @@ README_SECTIONS: tuple[str, ...] = (
     "Taxonomy",
     "Quick Stats",
     "Papers",
+    "Applications",
+    "Tools & Libraries",
+    "Datasets & Benchmarks",
+    "Learning Resources",
     "Documentation",
 )
+#: Context keys of the sections, in README_SECTIONS order.
+_SECTION_KEYS: tuple[str, ...] = (
+    "setup", "taxonomy", "stats", "papers", "applications", "tools", "datasets", "resources",
+    "documentation",
+)
+#: Sections shown only when their collection has entries (no empty section, no fake content).
+_OPTIONAL_SECTIONS: dict[str, str] = {
+    "applications": "applications", "tools": "tools", "datasets": "datasets",
+    "resources": "resources",
+}
 README_TITLE = "Awesome Neural Network Reprogrammability"
 CONTRIBUTING_HEADING = "Contributing"
 
@@ -217,10 +240,14 @@ class Entry:
     __slots__ = (
         "arxiv",
         "authors",
+        "backbones",
         "cite",
         "code",
         "combos",
+        "dataset_links",
         "doi",
+        "domain_text",
+        "id",
         "links",
         "note",
         "paper",
@@ -228,7 +255,9 @@ class Entry:
         "paradigms",
         "readme_code",
         "readme_item",
+        "sources",
         "tags",
+        "targets",
         "taxonomy_item",
         "title",
         "url",
@@ -237,8 +266,9 @@ class Entry:
         "year",
     )
 
-    def __init__(self, paper: Paper) -> None:
+    def __init__(self, paper: Paper, dataset_names: dict[str, str] | None = None) -> None:
         self.paper = paper
+        self.id = paper.id
         self.title = paper.title
         self.url = href(paper.url)
         self.url_key = normalize_url(self.url)
@@ -269,6 +299,16 @@ class Entry:
             self.links.append(("DOI", href(f"https://doi.org/{paper.doi}")))
         if self.code:
             self.links.append(("code", self.code))
+        #: Facets: domain labels in vocabulary order, backbones, and dataset links into
+        #: docs/datasets.md (by name when the dataset is known, else by id).
+        self.sources = _domains(paper.domain.source) if paper.domain else ()
+        self.targets = _domains(paper.domain.target) if paper.domain else ()
+        self.domain_text = (f"{', '.join(self.sources)} → {', '.join(self.targets)}"
+                            if paper.domain else "")
+        self.backbones = paper.backbones
+        names = dataset_names or {}
+        self.dataset_links = [(_escape_cached(names.get(d, d)), f"datasets.md#{d}")
+                              for d in paper.datasets]
         #: The code link the README may show (None when it would repeat a link, see below).
         self.readme_code: str | None = None
         #: Markdown fragments from templates/items.md.j2, filled in by ``_render_items``.
@@ -279,6 +319,16 @@ _AXIS_FIELDS: tuple[str, ...] = tuple(a.field for a in taxonomy.AXES)
 _RANK: dict[str, dict[str, int]] = {
     a.field: {k: i for i, k in enumerate(a.keys)} for a in taxonomy.AXES
 }
+
+
+_DOMAIN_RANK = {d.key: i for i, d in enumerate(taxonomy.DOMAINS)}
+_DOMAIN_LABEL = {d.key: d.label for d in taxonomy.DOMAINS}
+
+
+def _domains(keys: tuple[str, ...]) -> tuple[str, ...]:
+    """Domain labels in vocabulary order (``speech/audio`` for ``audio``)."""
+    ordered = sorted(keys, key=lambda k: _DOMAIN_RANK.get(k, len(_DOMAIN_RANK)))
+    return tuple(_DOMAIN_LABEL.get(k, k) for k in ordered)
 
 
 def _ordered(field: str, values: tuple[str, ...]) -> tuple[str, ...]:
@@ -294,7 +344,7 @@ def _ordered(field: str, values: tuple[str, ...]) -> tuple[str, ...]:
 # Contexts.
 
 
-def _stats(entries: list[Entry]) -> dict:
+def _stats(entries: list[Entry], catalog: Catalog) -> dict:
     """Counts for "Quick Stats": only data-derived numbers, nothing that depends on the clock."""
     # Counter over one flat iterable counts in C; one Counter.update per paper would not.
     paradigm_counts = Counter(chain.from_iterable(e.paradigms for e in entries))
@@ -320,6 +370,11 @@ def _stats(entries: list[Entry]) -> dict:
         ["With a code link", str(with_code)],
         ["With an arXiv identifier", str(with_arxiv)],
         ["In more than one paradigm", str(multi_paradigm)],
+        ["With source and target domains", str(sum(1 for e in entries if e.domain_text))],
+        ["Datasets and benchmark suites", str(len(catalog.datasets))],
+        ["Tools and libraries", str(len(catalog.tools))],
+        ["Learning resources", str(len(catalog.resources))],
+        ["Results", str(len(catalog.results))],
     ]
     return {
         "total": len(entries),
@@ -344,48 +399,75 @@ def _taxonomy_table() -> str:
     return aligned_table(["Symbol", "Axis", "Question", "Value", "Definition"], rows)
 
 
-def _readme_context(entries: list[Entry]) -> dict:
+class _Ledger:
+    """The README's once-only links: the first claim of a URL gets it, later ones a fallback.
+
+    awesome-lint rejects a README that links one URL twice; a tool or resource whose page is
+    already linked (say, a survey that is also a paper) links to its docs entry instead.
+    """
+
+    def __init__(self) -> None:
+        self.used: set[str] = set()
+
+    def claim(self, url: str, fallback: str | None = None) -> str | None:
+        key = normalize_url(url)
+        if key in self.used:
+            return fallback
+        self.used.add(key)
+        return url
+
+
+def _readme_context(entries: list[Entry], catalog: Catalog, pages: dict[str, dict]) -> dict:
     """Sections, ToC and the once-only link bookkeeping for README.md."""
     groups: dict[str, list[Entry]] = {p.key: [] for p in taxonomy.PARADIGMS}
     for e in entries:
         groups.setdefault(e.paradigms[0], []).append(e)
 
     # Every URL appears once in the README: paper links first (they are the list), then intro
-    # links only if no paper uses them, then each code link only if not seen before.
-    used = {e.url_key for e in entries}
-    intro = {}
-    for name, url in (("survey", SURVEY_URL), ("tutorial", TUTORIAL_URL)):
-        key = normalize_url(url)
-        intro[name] = None if key in used else url
-        used.add(key)
+    # links only if no paper uses them, then each code link only if not seen before, then the
+    # other collections' links (falling back to their docs entry).
+    ledger = _Ledger()
+    for e in entries:
+        ledger.claim(e.url)
+    intro = {name: ledger.claim(url)
+             for name, url in (("survey", SURVEY_URL), ("tutorial", TUTORIAL_URL))}
     for p in taxonomy.PARADIGMS:
         for e in groups[p.key]:
             if e.code:
-                key = normalize_url(e.code)
-                e.readme_code = None if key in used else e.code
-                used.add(key)
+                e.readme_code = ledger.claim(e.code)
+    tools = [{"tool": t, "url": ledger.claim(href(t.url), f"docs/tools.md#{t.id}"),
+              "text": _tool_summary(t)} for t in pages["docs/tools.md"]["tools"]]
+    datasets = [{"dataset": d, "url": ledger.claim(href(d.url), f"docs/datasets.md#{d.id}"),
+                 "text": _dataset_summary(d)} for d in pages["docs/datasets.md"]["datasets"]]
+    resources = [{"resource": r, "url": ledger.claim(href(r.url), f"docs/resources.md#{r.id}"),
+                  "text": _resource_summary(r)} for r in pages["docs/resources.md"]["resources"]]
+    applications = pages["docs/applications.md"]
+    present = {
+        "applications": bool(applications["papers"]),
+        "tools": bool(tools), "datasets": bool(datasets), "resources": bool(resources),
+    }
+    sections = [(key, title) for key, title in zip(_SECTION_KEYS, README_SECTIONS)
+                if present.get(key, True)]
 
     # Slugs from the same heading list the template writes, so the ToC and headings agree.
     paradigm_labels = [p.label for p in taxonomy.PARADIGMS]
     headings = [README_TITLE, "Contents"]
-    for section in README_SECTIONS:
+    for key, section in sections:
         headings.append(section)
-        if section == "Papers":
+        if key == "papers":
             headings.extend(paradigm_labels)
     headings.append(CONTRIBUTING_HEADING)
     slugs = dict(zip(headings, unique_slugs(headings)))
     toc = []
-    for section in README_SECTIONS:
+    for key, section in sections:
         children = (
-            [(label, slugs[label]) for label in paradigm_labels] if section == "Papers" else []
+            [(label, slugs[label]) for label in paradigm_labels] if key == "papers" else []
         )
         toc.append((section, slugs[section], children))
 
     return {
         "title": README_TITLE,
-        "sections": dict(zip(
-            ("setup", "taxonomy", "stats", "papers", "documentation"), README_SECTIONS,
-        )),
+        "sections": dict(sections),
         "contributing_heading": CONTRIBUTING_HEADING,
         "toc": toc,
         "paradigm_groups": [(p, groups[p.key]) for p in taxonomy.PARADIGMS],
@@ -393,14 +475,19 @@ def _readme_context(entries: list[Entry]) -> dict:
         "survey_title": SURVEY_TITLE,
         "tutorial_url": intro["tutorial"],
         "taxonomy_table": _taxonomy_table(),
-        "stats": _stats(entries),
+        "stats": _stats(entries, catalog),
+        "applications_table": _applications_table(applications["papers"], "docs/papers.md"),
+        "tools": tools,
+        "datasets": datasets,
+        "resources": resources,
+        "schema_paths": SCHEMA_PATHS,
     }
 
 
 def _papers_context(entries: list[Entry]) -> dict:
     header = ["Title", "Authors", "Year", "Venue", "Paradigm"]
     header += [f"{a.symbol} {a.field}" for a in taxonomy.AXES]
-    header += ["Links", "Note"]
+    header += ["Domain", "Backbones", "Datasets", "Links", "Note"]
     return {
         "total": len(entries),
         "axes": taxonomy.AXES,
@@ -501,6 +588,154 @@ def _taxonomy_context(entries: list[Entry]) -> dict:
     }
 
 
+# --------------------------------------------------------------------------------------------
+# The other collections: datasets, tools, resources, and the papers' application domains.
+
+
+_SENTENCE_END = (".", "!", "?", "…")
+
+
+def _sentence(text: str) -> str:
+    """Escaped free text that ends like a sentence (awesome-lint wants list items to)."""
+    text = _escape_cached(text.strip())
+    return text if text.endswith(_SENTENCE_END) else text + "."
+
+
+def _cap(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+def _tool_summary(t: Tool) -> str:
+    licence = f", {t.license}" if t.license else ""
+    return (f"{_cap(t.kind)} in {_escape_cached(t.language)}{_escape_cached(licence)}. "
+            f"{_sentence(t.description)}")
+
+
+def _dataset_summary(d: Dataset) -> str:
+    kind = "Suite" if d.kind == "suite" else "Dataset"
+    return (f"{kind}, {_DOMAIN_LABEL.get(d.domain, d.domain)}: {_escape_cached(d.task)}. "
+            f"{_sentence(d.description)}")
+
+
+def _resource_summary(r: Resource) -> str:
+    by = f" by {short_authors(r.authors)}" if r.authors else ""
+    venue = f", {r.venue}" if r.venue else ""
+    return (f"Level {r.level}, {r.kind}{_escape_cached(by + venue)}, {r.year}. "
+            f"{_sentence(r.description)}")
+
+
+def _paper_links(ids: Iterable[str], titles: dict[str, str], page: str) -> list[tuple[str, str]]:
+    """(escaped title, ``page#id``) for paper ids, in the order given."""
+    return [(_escape_cached(titles.get(i, i)), f"{page}#{i}") for i in ids]
+
+
+def _datasets_context(catalog: Catalog, entries: list[Entry]) -> dict:
+    """Datasets grouped by domain, each with its suites, members and the papers reporting it."""
+    datasets = sorted(catalog.datasets, key=lambda d: (_DOMAIN_RANK.get(d.domain, 99),
+                                                       d.name.casefold(), d.id))
+    names = {d.id: d.name for d in catalog.datasets}
+    reported: dict[str, list[Entry]] = {d.id: [] for d in datasets}
+    for e in entries:  # newest first, as everywhere
+        for d in e.paper.datasets:
+            reported.setdefault(d, []).append(e)
+    part_of: dict[str, list[str]] = {}
+    for d in datasets:
+        for m in d.members:
+            part_of.setdefault(m, []).append(d.id)
+    views = []
+    for d in datasets:
+        views.append({
+            "d": d,
+            "name": _escape_cached(d.name),
+            "domain": _DOMAIN_LABEL.get(d.domain, d.domain),
+            "task": _escape_cached(d.task),
+            "description": _sentence(d.description),
+            "license": _escape_cached(d.license) if d.license else "",
+            "paper_url": href(d.paper) if d.paper else "",
+            "members": [(_escape_cached(names.get(m, m)), f"#{m}") for m in d.members],
+            "part_of": [(_escape_cached(names.get(s, s)), f"#{s}") for s in part_of.get(d.id, ())],
+            "papers": [(_escape_cached(e.title), f"papers.md#{e.id}")
+                       for e in reported.get(d.id, ())],
+        })
+    groups: dict[str, list[dict]] = {}
+    for v in views:
+        groups.setdefault(v["domain"], []).append(v)
+    return {"datasets": datasets, "groups": list(groups.items())}
+
+
+def _tools_context(catalog: Catalog) -> dict:
+    """Tools grouped by kind, each with links to the papers it implements."""
+    rank = {k: i for i, k in enumerate(taxonomy.TOOL_KINDS)}
+    tools = sorted(catalog.tools, key=lambda t: (rank.get(t.kind, 99), t.name.casefold(), t.id))
+    titles = {p.id: p.title for p in catalog.papers}
+    groups: dict[str, list[dict]] = {}
+    for t in tools:
+        groups.setdefault(t.kind, []).append({
+            "t": t,
+            "name": _escape_cached(t.name),
+            "url": href(t.url),
+            "language": _escape_cached(t.language),
+            "license": _escape_cached(t.license) if t.license else "",
+            "description": _sentence(t.description),
+            "papers": _paper_links(t.implements, titles, "papers.md"),
+        })
+    return {"tools": tools, "groups": [(_cap(k), v) for k, v in groups.items()]}
+
+
+def _resources_context(catalog: Catalog) -> dict:
+    """The learning path: resources by level, then newest first, then title."""
+    resources = sorted(catalog.resources,
+                       key=lambda r: (r.level, -r.year, r.title.casefold(), r.id))
+    levels: dict[int, list[dict]] = {}
+    for r in resources:
+        levels.setdefault(r.level, []).append({
+            "r": r,
+            "title": _escape_cached(r.title),
+            "url": href(r.url),
+            "summary": _resource_summary(r),
+        })
+    return {"resources": resources, "levels": list(levels.items())}
+
+
+def _applications_context(entries: list[Entry]) -> dict:
+    """Papers with domains, grouped under every (source, target) pair they span."""
+    with_domain = [e for e in entries if e.paper.domain is not None]
+    pairs: dict[tuple[str, str], list[Entry]] = {}
+    for e in with_domain:
+        domain = e.paper.domain
+        assert domain is not None
+        for src in domain.source:
+            for tgt in domain.target:
+                pairs.setdefault((src, tgt), []).append(e)
+    order = sorted(pairs, key=lambda st: (_DOMAIN_RANK.get(st[0], 99),
+                                          _DOMAIN_RANK.get(st[1], 99)))
+    groups = []
+    headings = ["Applications", "Index"]
+    for src, tgt in order:
+        headings.append(f"{_DOMAIN_LABEL.get(src, src)} → {_DOMAIN_LABEL.get(tgt, tgt)}")
+    slugs = unique_slugs(headings)[2:]
+    for (src, tgt), heading, slug in zip(order, headings[2:], slugs):
+        rows = [[f"[{_escape_cached(e.title)}](papers.md#{e.id})", str(e.year),
+                 _escape_cached(", ".join(e.backbones)), _links(e.dataset_links)]
+                for e in pairs[(src, tgt)]]
+        groups.append({
+            "heading": heading, "slug": slug, "count": len(rows),
+            "table": aligned_table(["Paper", "Year", "Source model", "Datasets"], rows),
+        })
+    # The README's table: one row per paper, ordered by its first pair, then newest first.
+    first = {e.id: min(((_DOMAIN_RANK.get(s, 99), _DOMAIN_RANK.get(t, 99))
+                        for s in e.paper.domain.source for t in e.paper.domain.target))
+             for e in with_domain if e.paper.domain}
+    ordered = sorted(with_domain, key=lambda e: first[e.id])  # stable: newest first within
+    return {"papers": ordered, "groups": groups, "total": len(with_domain)}
+
+
+def _applications_table(entries: list[Entry], page: str) -> str:
+    rows = [[f"[{_escape_cached(e.cite)} {e.year}]({page}#{e.id})", ", ".join(e.sources),
+             _escape_cached(", ".join(e.backbones)), ", ".join(e.targets)] for e in entries]
+    return aligned_table(["Paper", "Source domain", "Source model", "Target domain"], rows)
+
+
 def axis_heading(axis: taxonomy.Axis) -> str:
     """``Configuration (λ)``: the symbol keeps axis and value headings apart (and stable)."""
     return f"{axis.name} ({axis.symbol})"
@@ -515,27 +750,36 @@ def value_heading(axis: taxonomy.Axis, value: taxonomy.Value) -> str:
 # The public interface.
 
 
-def render_outputs(papers: list[Paper], root: str | Path = ".") -> dict[str, str]:
-    """Every rendered file, relpath -> text, as a pure function of the (validated) papers.
+def render_outputs(data: Catalog | Iterable[Paper], root: str | Path = ".") -> dict[str, str]:
+    """Every rendered file, relpath -> text, as a pure function of the (validated) collections.
 
-    ``root`` is where the files will live; relpaths are relative to it and nothing here reads
-    it, so the same papers give the same text wherever the repository is checked out.
+    ``data`` is a ``collections.Catalog`` (what validation returns), or just papers. ``root``
+    is where the files will live; relpaths are relative to it and nothing here reads it, so the
+    same data gives the same text wherever the repository is checked out.
     """
-    from .schema import schema_json
-
+    catalog = Catalog.of(data)
     env = environment()
-    entries = [Entry(p) for p in sorted(papers, key=sort_key)]
+    names = {d.id: d.name for d in catalog.datasets}
+    entries = [Entry(p, names) for p in sorted(catalog.papers, key=sort_key)]
+    pages = {
+        "docs/applications.md": _applications_context(entries),
+        "docs/datasets.md": _datasets_context(catalog, entries),
+        "docs/tools.md": _tools_context(catalog),
+        "docs/resources.md": _resources_context(catalog),
+    }
     contexts = {
-        "README.md": _readme_context(entries),  # decides each entry's README code link first
+        # the README decides each entry's README code link first
+        "README.md": _readme_context(entries, catalog, pages),
         "docs/papers.md": _papers_context(entries),
         "docs/taxonomy.md": _taxonomy_context(entries),
+        **pages,
     }
     _render_items(entries)
     outputs = {
         rel: env.get_template(TEMPLATES[rel]).render(contexts[rel]) for rel in TEMPLATES
     }
-    schema_text = schema_json()
-    outputs[SCHEMA_PATH] = schema_text if schema_text.endswith("\n") else schema_text + "\n"
+    for c in COLLECTIONS:
+        outputs[c.schema_path] = c.schema_json()
     return outputs
 
 
@@ -587,7 +831,8 @@ def check_outputs(outputs: dict[str, str], root: str | Path, stream: TextIO) -> 
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("database", nargs="?", default=DEFAULT_DATABASE, help="the YAML database")
+    parser.add_argument("database", nargs="?", default=DEFAULT_DATABASE,
+                        help="the papers file; the other collections are read beside it")
     parser.add_argument("--root", default=".", help="repository root the outputs are written under")
     parser.add_argument(
         "--check", action="store_true",
@@ -604,25 +849,28 @@ def run(args: argparse.Namespace) -> int:
 
 
 def run_pipeline(
-    args: argparse.Namespace, make_outputs: Callable[[list[Paper], Path], dict[str, str]]
+    args: argparse.Namespace, make_outputs: Callable[[Catalog, Path], dict[str, str]]
 ) -> int:
-    """Validate, then write (or with ``--check`` compare) the files ``make_outputs`` derives.
+    """Validate every collection, then write (or with ``--check`` compare) the derived files.
 
-    ``repro render`` and ``repro build`` differ only in which files they derive; nothing is
-    rendered from a database with problems.
+    ``repro render`` and ``repro build`` differ only in which files ``make_outputs`` derives;
+    nothing is rendered while any collection has a problem. The collections are read from the
+    papers file given and the files beside it.
     """
-    from .validate import load, report
+    from .validate import load_collections, report
 
-    result = load(args.database)
-    if result.problems:
-        report(result.problems, sys.stderr, github=args.github)
+    loaded = load_collections(args.database)
+    if loaded.problems:
+        report(loaded.problems, sys.stderr, github=args.github)
         print(f"{args.database}: not rendered; fix the problems above first", file=sys.stderr)
         return 1
     root = Path(args.root)
-    outputs = make_outputs(result.papers, root)
+    outputs = make_outputs(loaded.catalog, root)
     if args.check:
         return 1 if check_outputs(outputs, root, sys.stdout) else 0
     changed = write_outputs(outputs, root)
-    print(f"rendered {len(result.papers)} papers; {len(changed)} of {len(outputs)} files changed"
+    counts = ", ".join(f"{len(records)} {c.name}" for c, records in loaded.catalog.items()
+                       if records or c.required)
+    print(f"rendered {counts}; {len(changed)} of {len(outputs)} files changed"
           + (f": {', '.join(changed)}" if changed else ""))
     return 0

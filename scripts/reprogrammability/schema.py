@@ -1,23 +1,30 @@
-"""The JSON Schema of ``data/papers.yaml``, derived from the taxonomy rather than written by hand.
+"""The JSON Schemas of the collections, derived from field specs and ``taxonomy.py``.
 
-The schema is the contract for contributors and their editors (a YAML language server given
-``schema/papers.schema.json`` completes tag values and explains them on hover), and the first
-check ``repro validate`` runs. Deriving every enum, title and description from ``taxonomy.py``
-means a new axis value reaches the schema, the validator's did-you-mean and the docs at once;
-the committed ``schema/papers.schema.json`` is rendered from :func:`schema_json` and a test
-keeps the two identical.
+Each collection (``collections.py``: papers, datasets, tools, resources, results) is described
+once, as a tuple of :class:`Field` specs: a name, a *kind* (``text``, ``url``, ``tags``,
+``refs`` ...), whether it is required, and for vocabulary fields the :class:`Vocab` read from
+``taxonomy.py``. Three things are derived from that one description:
 
-The tag fields accept a single value or a non-empty list of distinct values, so the common case
-stays a one-word line (``location: input``) and multi-valued papers need no second syntax.
+* the Draft 2020-12 schema, committed as ``schema/<collection>.schema.json`` (a YAML language
+  server given it completes values and explains them on hover) and checked fresh by a test;
+* the compiled acceptance check (:func:`compile_checker`) that lets ``repro validate`` skip
+  jsonschema for valid entries;
+* the validator's detailed checks (``validate.py`` dispatches on the field's kind), so a new
+  field or a new collection needs no new validation code unless it brings a new kind.
+
+Tag fields accept a single value or a non-empty list of distinct values, so the common case
+stays a one-word line (``location: input``) and multi-valued entries need no second syntax.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
+from . import taxonomy
 from .taxonomy import AXES, PARADIGMS, Axis
 
 SCHEMA_DRAFT = "https://json-schema.org/draft/2020-12/schema"
@@ -37,174 +44,472 @@ DOI_PATTERN = r"^10\.\d{4,9}/\S+$"
 URL_PATTERN = r"^https?://[^\s/]+\S*$"
 #: At least one non-space character: an all-blank title is as empty as a missing one.
 NONBLANK_PATTERN = r"\S"
+#: Entry ids: lower-case ASCII letters, digits and hyphens, starting with a letter.
+SLUG_PATTERN = r"^[a-z][a-z0-9-]*$"
+DATE_PATTERN = r"^\d{4}-\d{2}-\d{2}$"
+COMMIT_PATTERN = r"^[0-9a-f]{7,40}$"
+#: ``shots: full`` means the whole training set; otherwise an integer k for k-shot.
+FULL_SHOTS = "full"
 
 #: The tag fields in file order: the paradigm, then the four axes.
 TAG_FIELDS: tuple[str, ...] = ("paradigm",) + tuple(a.field for a in AXES)
+#: Paper facets after the tags: data domains, frozen backbones, target datasets.
+FACET_FIELDS: tuple[str, ...] = ("domain", "backbones", "datasets")
 REQUIRED_FIELDS: tuple[str, ...] = (
-    "title", "authors", "year", "venue", "url",
+    "id", "title", "authors", "year", "venue", "url",
 ) + TAG_FIELDS
-OPTIONAL_FIELDS: tuple[str, ...] = ("arxiv", "doi", "code", "note")
-#: Every field an entry may have, in the order the docs and ``repro add`` write them.
+OPTIONAL_FIELDS: tuple[str, ...] = ("arxiv", "doi", "code") + FACET_FIELDS + ("note",)
+#: Every field a paper may have, in the order the docs and ``repro add`` write them.
 FIELDS: tuple[str, ...] = (
-    "title", "authors", "year", "venue", "arxiv", "doi", "url", "code",
-) + TAG_FIELDS + ("note",)
+    "id", "title", "authors", "year", "venue", "arxiv", "doi", "url", "code",
+) + TAG_FIELDS + FACET_FIELDS + ("note",)
 
 
-def tag_vocabulary() -> dict[str, tuple[str, ...]]:
-    """Tag field -> its admissible values, straight from ``taxonomy.py``."""
-    vocab = {"paradigm": tuple(p.key for p in PARADIGMS)}
-    vocab.update({a.field: a.keys for a in AXES})
-    return vocab
+# --- field specs ---------------------------------------------------------------------------------
 
 
-def _value_list(pairs: list[tuple[str, str]]) -> str:
-    return "\n".join(f"- {key}: {definition}" for key, definition in pairs)
+@dataclass(frozen=True)
+class Vocab:
+    """A closed vocabulary: its ``$defs`` name, how messages call a value, and its values."""
+
+    name: str
+    noun: str  #: "a location value", "a backbone": what ``'x' is not ...`` says
+    title: str
+    description: str
+    values: tuple[tuple[str, str], ...]  #: (key, one-line definition); definitions may be ""
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        return tuple(k for k, _ in self.values)
 
 
-def _paradigm_defs() -> tuple[dict[str, Any], dict[str, Any]]:
-    pairs = [(p.key, p.definition) for p in PARADIGMS]
-    value = {
-        "title": "Paradigm value",
-        "description": "One of the three families the literature names.\n\n" + _value_list(pairs),
-        "enum": [p.key for p in PARADIGMS],
-    }
-    field = {
-        "title": "Paradigm",
-        "description": "The paradigm(s) the paper belongs to: one value, or a list of distinct "
-        "values when it spans several.",
-    }
-    return value, field
+#: Field kinds (``Field.kind``), each with one JSON Schema form and one detailed check.
+KINDS = frozenset({
+    "slug", "text", "string", "url", "arxiv", "doi", "date", "commit", "year", "names",
+    "tags", "choice", "choices", "ref", "refs", "int", "number", "shots", "object", "variant",
+})
 
 
-def _axis_defs(axis: Axis) -> tuple[dict[str, Any], dict[str, Any]]:
-    pairs = [(v.key, v.definition) for v in axis.values]
-    value = {
-        "title": f"{axis.name} ({axis.symbol}) value",
-        "description": f"{axis.question}\n\n" + _value_list(pairs),
-        "enum": list(axis.keys),
-    }
-    field = {
-        "title": f"{axis.name} ({axis.symbol})",
-        "description": f"{axis.question} One value, or a list of distinct values when the "
-        "paper's methods use several.",
-    }
-    return value, field
+@dataclass(frozen=True)
+class Field:
+    """One field of an entry. ``kind`` picks the schema form and the validator's checks.
+
+    ``vocab`` for ``tags``/``choice``/``choices``; ``ref`` (a collection name) for ``ref``/
+    ``refs``, resolved during validation; ``fields`` for ``object``; ``variants`` for
+    ``variant``: an object whose ``kind`` value selects which other fields it has.
+    """
+
+    name: str
+    kind: str
+    title: str
+    description: str
+    required: bool = False
+    vocab: Vocab | None = None
+    ref: str | None = None
+    minimum: float | None = None
+    fields: tuple[Field, ...] = ()
+    variants: tuple[tuple[str, tuple[Field, ...]], ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ValueError(f"field {self.name}: unknown kind {self.kind!r}")
+
+    def subfields(self, value: Any = None) -> tuple[Field, ...]:
+        """Nested fields: an object's, or the variant selected by ``value['kind']``."""
+        if self.kind == "object":
+            return self.fields
+        if self.kind == "variant" and isinstance(value, dict):
+            return dict(self.variants).get(value.get("kind"), ())
+        return ()
 
 
-def _one_or_many(ref: str, field: dict[str, Any]) -> dict[str, Any]:
-    """A tag field: one vocabulary value, or a non-empty list of distinct ones."""
-    return {
-        **field,
-        "anyOf": [
-            {"$ref": ref},
-            {"type": "array", "minItems": 1, "uniqueItems": True, "items": {"$ref": ref}},
-        ],
-    }
+def walk(fields: tuple[Field, ...], entry: dict[str, Any]) -> Iterator[tuple[tuple[str, ...],
+                                                                             Field, Any]]:
+    """(path, field, value) for every field present in ``entry``, nested objects included."""
+    for f in fields:
+        if f.name not in entry:
+            continue
+        value = entry[f.name]
+        yield (f.name,), f, value
+        for path, sub, inner in walk(f.subfields(value), value if isinstance(value, dict) else {}):
+            yield (f.name, *path), sub, inner
 
 
-def _string(title: str, description: str, **extra: Any) -> dict[str, Any]:
-    return {"title": title, "description": description, "type": "string", **extra}
+def _axis_vocab(axis: Axis) -> Vocab:
+    return Vocab(axis.field, f"{'an' if axis.field[0] in 'aeiou' else 'a'} {axis.field} value",
+                 f"{axis.name} ({axis.symbol}) value", axis.question,
+                 tuple((v.key, v.definition) for v in axis.values))
 
 
-def _paper_schema(tag_fields: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    properties: dict[str, Any] = {
-        "title": _string("Title", "The paper's title as published.", pattern=NONBLANK_PATTERN),
-        "authors": {
-            "title": "Authors",
-            "description": "Every author, in the paper's order, one name per item.",
-            "type": "array",
-            "minItems": 1,
-            "items": {"type": "string", "pattern": NONBLANK_PATTERN},
-        },
-        "year": {
-            "title": "Year",
-            "description": "Year of the version cited (conference year, else first arXiv "
-            "version), as an unquoted integer.",
-            "type": "integer",
-            "minimum": YEAR_MIN,
-            "maximum": YEAR_MAX,
-        },
-        "venue": _string(
-            "Venue", "Conference, journal or 'arXiv' for preprints.", pattern=NONBLANK_PATTERN
-        ),
-        "arxiv": _string(
-            "arXiv id",
-            "Quoted arXiv identifier, new style (\"2506.04650\") or old style "
-            "(\"cs/0112017\"), optionally with a version (\"v2\"). Quote it: unquoted, YAML "
-            "reads 2506.00620 as the number 2506.0062.",
-            pattern=ARXIV_PATTERN,
-        ),
-        "doi": _string("DOI", "The DOI without a resolver prefix, e.g. 10.1145/3292500.",
-                       pattern=DOI_PATTERN),
-        "url": _string("URL", "Canonical page of the paper (http or https).",
-                       pattern=URL_PATTERN),
-        "code": _string("Code", "Official code repository (http or https).",
-                        pattern=URL_PATTERN),
-    }
-    for name, spec in tag_fields.items():
-        properties[name] = spec
-    properties["note"] = _string(
-        "Note", "Why the tags were chosen, and where judgement was needed."
+def _paradigm_vocab() -> Vocab:
+    return Vocab("paradigm", "a paradigm", "Paradigm value",
+                 "One of the three families the literature names.",
+                 tuple((p.key, p.definition) for p in PARADIGMS))
+
+
+def _plain_vocab(name: str, noun: str, title: str, description: str,
+                 keys: tuple[str, ...], labels: dict[str, str] | None = None) -> Vocab:
+    return Vocab(name, noun, title, description,
+                 tuple((k, (labels or {}).get(k, "")) for k in keys))
+
+
+def domain_vocab() -> Vocab:
+    return _plain_vocab("domain", "a domain", "Domain value",
+                        "A data modality, from taxonomy.DOMAINS.", taxonomy.DOMAIN_KEYS,
+                        {d.key: d.label for d in taxonomy.DOMAINS})
+
+
+def backbone_vocab() -> Vocab:
+    return _plain_vocab("backbone", "a backbone", "Backbone",
+                        "A frozen pre-trained model by its canonical name, from "
+                        "taxonomy.BACKBONES.", taxonomy.BACKBONE_NAMES,
+                        {b.name: f"{b.family} family, {b.modality}" for b in taxonomy.BACKBONES})
+
+
+def metric_vocab() -> Vocab:
+    return _plain_vocab("metric", "a metric", "Metric",
+                        "An evaluation metric, from taxonomy.METRICS.", taxonomy.METRIC_NAMES,
+                        {m.name: f"{m.description}; range {m.range_text}, "
+                                 f"{'higher' if m.higher_is_better else 'lower'} is better"
+                         for m in taxonomy.METRICS})
+
+
+def _kind_vocab(name: str, what: str, keys: tuple[str, ...]) -> Vocab:
+    return _plain_vocab(name, f"a {what} kind", f"{what.capitalize()} kind",
+                        f"What sort of {what} this is.", keys)
+
+
+# --- the collections' fields -----------------------------------------------------------------
+
+
+def _id(what: str) -> Field:
+    return Field("id", "slug", "Id", f"The {what}'s stable id: lower-case letters, digits and "
+                 "hyphens, starting with a letter; unique in its file and never changed once "
+                 "published (other entries, anchors and BibTeX keys use it).", required=True)
+
+
+def _url(what: str, required: bool = True) -> Field:
+    return Field("url", "url", "URL", f"Canonical page of the {what} (http or https).",
+                 required=required)
+
+
+def _description(what: str) -> Field:
+    return Field("description", "text", "Description",
+                 f"One plain sentence on the {what}, in the contributor's own words.",
+                 required=True)
+
+
+def _tags(name: str, vocab: Vocab, title: str, description: str) -> Field:
+    return Field(name, "tags", title, description, required=True, vocab=vocab)
+
+
+def _year(description: str) -> Field:
+    return Field("year", "year", "Year", description, required=True, minimum=YEAR_MIN)
+
+
+def paper_fields() -> tuple[Field, ...]:
+    """The paper entry, read from ``taxonomy`` at call time (a new axis value reaches it)."""
+    paradigm = _paradigm_vocab()
+    tag_fields = [_tags("paradigm", paradigm, "Paradigm", "The paradigm(s) the paper belongs "
+                        "to: one value, or a list of distinct values when it spans several.")]
+    for axis in AXES:
+        tag_fields.append(_tags(axis.field, _axis_vocab(axis), f"{axis.name} ({axis.symbol})",
+                                f"{axis.question} One value, or a list of distinct values when "
+                                "the paper's methods use several."))
+    domain = domain_vocab()
+    return (
+        _id("paper"),
+        Field("title", "text", "Title", "The paper's title as published.", required=True),
+        Field("authors", "names", "Authors",
+              "Every author, in the paper's order, one name per item.", required=True),
+        _year("Year of the version cited (conference year, else first arXiv version), as an "
+              "unquoted integer."),
+        Field("venue", "text", "Venue", "Conference, journal or 'arXiv' for preprints.",
+              required=True),
+        Field("arxiv", "arxiv", "arXiv id",
+              "Quoted arXiv identifier, new style (\"2506.04650\") or old style "
+              "(\"cs/0112017\"), optionally with a version (\"v2\"). Quote it: unquoted, YAML "
+              "reads 2506.00620 as the number 2506.0062."),
+        Field("doi", "doi", "DOI", "The DOI without a resolver prefix, e.g. 10.1145/3292500."),
+        _url("paper"),
+        Field("code", "url", "Code", "Official code repository (http or https)."),
+        *tag_fields,
+        Field("domain", "object", "Domain", "The data domain of the frozen model (source) and "
+              "of the task it is reprogrammed for (target); each one value or a list.",
+              fields=(
+                  _tags("source", domain, "Source domain",
+                        "What the frozen model was pre-trained on."),
+                  _tags("target", domain, "Target domain", "What the paper adapts it to."),
+              )),
+        Field("backbones", "choices", "Backbones", "The frozen pre-trained models the paper's "
+              "experiments use, by canonical name.", vocab=backbone_vocab()),
+        Field("datasets", "refs", "Datasets", "Ids (data/datasets.yaml) of the target datasets "
+              "the paper reports results on.", ref="datasets"),
+        Field("note", "string", "Note", "Why the tags were chosen, and where judgement was "
+              "needed."),
     )
+
+
+def dataset_fields() -> tuple[Field, ...]:
+    return (
+        _id("dataset"),
+        Field("name", "text", "Name", "The dataset's name as its authors write it.",
+              required=True),
+        Field("kind", "choice", "Kind", "dataset, or suite for a benchmark made of datasets.",
+              required=True, vocab=_kind_vocab("dataset-kind", "dataset",
+                                               taxonomy.DATASET_KINDS)),
+        Field("domain", "choice", "Domain", "The dataset's data domain.", required=True,
+              vocab=domain_vocab()),
+        Field("task", "text", "Task", "The task it poses, e.g. image classification "
+              "(10 classes).", required=True),
+        _url("dataset's official"),
+        Field("paper", "url", "Paper", "The paper or report that introduced it."),
+        Field("license", "text", "License", "The licence, as the official page states it."),
+        Field("members", "refs", "Members", "Suites only: ids of the member datasets.",
+              ref="datasets"),
+        _description("dataset"),
+    )
+
+
+def tool_fields() -> tuple[Field, ...]:
+    return (
+        _id("tool"),
+        Field("name", "text", "Name", "The tool's name as its authors write it.",
+              required=True),
+        Field("kind", "choice", "Kind", "library, framework, or official code of a paper.",
+              required=True, vocab=_kind_vocab("tool-kind", "tool", taxonomy.TOOL_KINDS)),
+        _url("tool's repository or"),
+        Field("language", "text", "Language", "The main programming language.", required=True),
+        Field("license", "text", "License", "The licence, as the repository states it."),
+        Field("implements", "refs", "Implements", "Ids (data/papers.yaml) of the papers whose "
+              "methods it implements.", required=True, ref="papers"),
+        _description("tool"),
+    )
+
+
+def resource_fields() -> tuple[Field, ...]:
+    return (
+        _id("resource"),
+        Field("title", "text", "Title", "The resource's title.", required=True),
+        Field("authors", "names", "Authors", "The named authors or speakers, in order."),
+        _year("Year it appeared, as an unquoted integer."),
+        Field("kind", "choice", "Kind", "What sort of resource it is.", required=True,
+              vocab=_kind_vocab("resource-kind", "resource", taxonomy.RESOURCE_KINDS)),
+        _url("resource"),
+        Field("venue", "text", "Venue", "Where it appeared: a conference, course page, blog."),
+        Field("level", "int", "Level", "Reading order for the learning path: 1 = read first.",
+              required=True, minimum=1),
+        _description("resource"),
+    )
+
+
+def result_fields() -> tuple[Field, ...]:
+    cell = tuple(Field(a.field, "choice", f"{a.name} ({a.symbol})", a.question, required=True,
+                       vocab=_axis_vocab(a)) for a in AXES)
+    source_kind = _kind_vocab("source-kind", "source", taxonomy.SOURCE_KINDS)
+    kind = Field("kind", "choice", "Kind", "reported (a paper's table) or reproduced (a run "
+                 "of this repository's code).", required=True, vocab=source_kind)
+    reported, reproduced = taxonomy.SOURCE_KINDS
+    return (
+        Field("paper", "ref", "Paper", "Id (data/papers.yaml) of the paper the method is from.",
+              required=True, ref="papers"),
+        Field("method", "text", "Method", "The method as the paper names it.", required=True),
+        Field("cell", "object", "Cell", "The method's place in the taxonomy: one of the "
+              "paper's tag combinations.", required=True, fields=cell),
+        Field("backbone", "choice", "Backbone", "The frozen model, by canonical name.",
+              required=True, vocab=backbone_vocab()),
+        Field("pretraining", "text", "Pre-training", "What the backbone was pre-trained on, as "
+              "stated.", required=True),
+        Field("dataset", "ref", "Dataset", "Id (data/datasets.yaml) of the target dataset.",
+              required=True, ref="datasets"),
+        Field("split", "text", "Split", "The evaluation split, e.g. test.", required=True),
+        Field("shots", "shots", "Shots", f"'{FULL_SHOTS}' for the whole training set, or an "
+              "integer k >= 1 for k-shot.", required=True),
+        Field("metric", "choice", "Metric", "The metric, whose range the value must respect.",
+              required=True, vocab=metric_vocab()),
+        Field("value", "number", "Value", "The number as the source prints it.", required=True),
+        Field("std", "number", "Standard deviation", "Only when the source gives it.",
+              minimum=0),
+        Field("seeds", "int", "Seeds", "Number of runs, only when the source states it.",
+              minimum=1),
+        Field("params", "number", "Trainable parameters", "Trainable parameters as a number "
+              "(100000, not 0.1M), only when the source gives it.", minimum=0),
+        Field("source", "variant", "Source", "Where the number comes from.", required=True,
+              variants=(
+                  (reported, (
+                      kind,
+                      Field("where", "text", "Where", "The table or figure, e.g. Table 2.",
+                            required=True),
+                      Field("url", "url", "URL", "The version of the paper read.",
+                            required=True),
+                  )),
+                  (reproduced, (
+                      kind,
+                      Field("command", "text", "Command", "The command that produced it.",
+                            required=True),
+                      Field("commit", "commit", "Commit", "The repository commit it ran at.",
+                            required=True),
+                      Field("machine", "text", "Machine", "The hardware it ran on.",
+                            required=True),
+                      Field("date", "date", "Date", "The day it ran, \"YYYY-MM-DD\" (quoted).",
+                            required=True),
+                  )),
+              )),
+    )
+
+
+# --- JSON Schema -------------------------------------------------------------------------------
+
+
+def _value_list(pairs: tuple[tuple[str, str], ...]) -> str:
+    return "\n".join(f"- {key}: {definition}" if definition else f"- {key}"
+                     for key, definition in pairs)
+
+
+def _vocab_def(vocab: Vocab) -> dict[str, Any]:
     return {
-        "title": "Paper",
-        "description": "One paper and its place in the taxonomy y = O_ω ∘ f ∘ I_{λ,ℓ,τ}(x).",
-        "type": "object",
-        "required": list(REQUIRED_FIELDS),
-        "additionalProperties": False,
-        "properties": {name: properties[name] for name in FIELDS},
+        "title": vocab.title,
+        "description": f"{vocab.description}\n\n" + _value_list(vocab.values),
+        "enum": list(vocab.keys),
     }
 
 
-def build_schema() -> dict[str, Any]:
-    """The Draft 2020-12 schema of ``data/papers.yaml``, built from ``taxonomy.py``.
+def _string(pattern: str) -> dict[str, Any]:
+    return {"type": "string", "pattern": pattern}
 
-    Tag values live once each under ``$defs`` (``#/$defs/location`` ...) and the paper schema
-    under ``#/$defs/paper``, so the validator can check one entry at a time.
+
+def _unique_list(items: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "array", "minItems": 1, "uniqueItems": True, "items": items}
+
+
+def field_schema(f: Field, defs: dict[str, Any]) -> dict[str, Any]:
+    """The JSON Schema of one field; vocabularies are added to ``defs`` and referenced."""
+    head: dict[str, Any] = {"title": f.title, "description": f.description}
+    ref: dict[str, Any] = {}
+    if f.vocab is not None:
+        defs.setdefault(f.vocab.name, _vocab_def(f.vocab))
+        ref = {"$ref": f"#/$defs/{f.vocab.name}"}
+    kind = f.kind
+    if kind in ("text", "slug", "url", "arxiv", "doi", "date", "commit", "ref"):
+        pattern = {"text": NONBLANK_PATTERN, "slug": SLUG_PATTERN, "url": URL_PATTERN,
+                   "arxiv": ARXIV_PATTERN, "doi": DOI_PATTERN, "date": DATE_PATTERN,
+                   "commit": COMMIT_PATTERN, "ref": SLUG_PATTERN}[kind]
+        return {**head, **_string(pattern)}
+    if kind == "string":
+        return {**head, "type": "string"}
+    if kind == "year":
+        return {**head, "type": "integer", "minimum": YEAR_MIN, "maximum": YEAR_MAX}
+    if kind in ("int", "number"):
+        bound = {} if f.minimum is None else {"minimum": f.minimum}
+        return {**head, "type": "integer" if kind == "int" else "number", **bound}
+    if kind == "names":
+        return {**head, "type": "array", "minItems": 1, "items": _string(NONBLANK_PATTERN)}
+    if kind == "tags":
+        return {**head, "anyOf": [ref, _unique_list(ref)]}
+    if kind == "choice":
+        return {**head, **ref}
+    if kind == "choices":
+        return {**head, **_unique_list(ref)}
+    if kind == "refs":
+        return {**head, **_unique_list(_string(SLUG_PATTERN))}
+    if kind == "shots":
+        return {**head, "anyOf": [{"enum": [FULL_SHOTS]}, {"type": "integer", "minimum": 1}]}
+    if kind == "object":
+        return {**head, **object_schema(f.fields, defs)}
+    # variant: one closed object per value of its ``kind`` field
+    options = []
+    for value, fields in f.variants:
+        body = object_schema(fields, defs)
+        body["properties"]["kind"] = {"enum": [value]}
+        options.append(body)
+    return {**head, "anyOf": options}
+
+
+def object_schema(fields: tuple[Field, ...], defs: dict[str, Any]) -> dict[str, Any]:
+    """A closed object with ``fields`` in order, the required ones listed."""
+    return {
+        "type": "object",
+        "required": [f.name for f in fields if f.required],
+        "additionalProperties": False,
+        "properties": {f.name: field_schema(f, defs) for f in fields},
+    }
+
+
+def collection_schema(name: str, title: str, description: str, key: str, record: str,
+                      record_title: str, record_description: str,
+                      fields: tuple[Field, ...]) -> dict[str, Any]:
+    """A collection file's schema: ``{key: [record, ...]}``, the record under ``$defs``.
+
+    Vocabularies live once each under ``$defs`` (``#/$defs/location`` ...) and the record
+    schema under ``#/$defs/<record>``, so the validator can check one entry at a time.
     """
     defs: dict[str, Any] = {}
-    tag_fields: dict[str, dict[str, Any]] = {}
-    value, field = _paradigm_defs()
-    defs["paradigm"] = value
-    tag_fields["paradigm"] = _one_or_many("#/$defs/paradigm", field)
-    for axis in AXES:
-        value, field = _axis_defs(axis)
-        defs[axis.field] = value
-        tag_fields[axis.field] = _one_or_many(f"#/$defs/{axis.field}", field)
-    defs["paper"] = _paper_schema(tag_fields)
+    entry = object_schema(fields, defs)
+    defs[record] = {"title": record_title, "description": record_description, **entry}
     return {
         "$schema": SCHEMA_DRAFT,
-        "$id": SCHEMA_ID,
-        "title": "Neural network reprogrammability papers",
-        "description": "data/papers.yaml: every paper on adapting a frozen model through its "
-        "input and output interfaces, tagged on the four axes configuration (λ), location (ℓ), "
-        "operator (τ) and output alignment (ω). Generated from scripts/reprogrammability/"
-        "taxonomy.py by schema.py; do not edit by hand.",
+        "$id": f"urn:reprogrammability:schema:{name}",
+        "title": title,
+        "description": description,
         "type": "object",
-        "required": ["papers"],
+        "required": [key],
         "additionalProperties": False,
         "properties": {
-            "papers": {
-                "title": "Papers",
-                "description": "Every paper in the database, one mapping each.",
+            key: {
+                "title": key.capitalize(),
+                "description": f"Every {record} of {description.split(':', 1)[0]}, one mapping "
+                "each.",
                 "type": "array",
-                "items": {"$ref": "#/$defs/paper"},
+                "items": {"$ref": f"#/$defs/{record}"},
             }
         },
         "$defs": defs,
     }
 
 
-def paper_schema() -> dict[str, Any]:
+def entry_schema(full: dict[str, Any], record: str) -> dict[str, Any]:
     """A self-contained schema for one entry (the ``$defs`` travel with it for its ``$ref``s)."""
-    full = build_schema()
-    return {"$schema": SCHEMA_DRAFT, "$id": SCHEMA_ID + ":paper", "$defs": full["$defs"],
-            "$ref": "#/$defs/paper"}
+    return {"$schema": SCHEMA_DRAFT, "$id": full["$id"] + ":" + record, "$defs": full["$defs"],
+            "$ref": f"#/$defs/{record}"}
+
+
+def to_json(schema: dict[str, Any]) -> str:
+    """A schema as stable text: insertion order kept, indent 2, UTF-8 symbols, final newline."""
+    return json.dumps(schema, indent=2, ensure_ascii=False, sort_keys=False) + "\n"
+
+
+# --- the papers schema, as before (collections.py builds the others the same way) ---------------
+
+
+def tag_vocabulary() -> dict[str, tuple[str, ...]]:
+    """Tag field -> its admissible values, straight from ``taxonomy.py``."""
+    return {f.name: f.vocab.keys for f in paper_fields() if f.kind == "tags" and f.vocab}
+
+
+PAPERS_TITLE = "Neural network reprogrammability papers"
+PAPERS_DESCRIPTION = (
+    "data/papers.yaml: every paper on adapting a frozen model through its input and output "
+    "interfaces, tagged on the four axes configuration (λ), location (ℓ), operator (τ) and "
+    "output alignment (ω). Generated from scripts/reprogrammability/taxonomy.py by schema.py; "
+    "do not edit by hand."
+)
+PAPER_DESCRIPTION = "One paper and its place in the taxonomy y = O_ω ∘ f ∘ I_{λ,ℓ,τ}(x)."
+
+
+def build_schema() -> dict[str, Any]:
+    """The Draft 2020-12 schema of ``data/papers.yaml``, built from ``taxonomy.py``."""
+    return collection_schema("papers", PAPERS_TITLE, PAPERS_DESCRIPTION, "papers", "paper",
+                             "Paper", PAPER_DESCRIPTION, paper_fields())
+
+
+def paper_schema() -> dict[str, Any]:
+    """A self-contained schema for one paper."""
+    return entry_schema(build_schema(), "paper")
 
 
 def schema_json() -> str:
-    """The schema as stable text: insertion order kept, indent 2, UTF-8 symbols, final newline."""
-    return json.dumps(build_schema(), indent=2, ensure_ascii=False, sort_keys=False) + "\n"
+    """The papers schema as stable text (``schema/papers.schema.json``)."""
+    return to_json(build_schema())
 
 
 # --- a fast acceptance check ---------------------------------------------------------------------

@@ -224,3 +224,154 @@ def manipulation_cells() -> Iterator[Cell]:
 def cell_label(cell: Cell) -> str:
     """Human label such as ``learnable · input · additive``."""
     return " · ".join(cell)
+
+
+# --------------------------------------------------------------------------------------------
+# Facets shared by the collections: domains, backbones, metrics, and the kinds of entries.
+#
+# Like the axes above, each vocabulary is defined once here; the JSON Schemas, the validator's
+# did-you-mean, the renderers and the contributor docs read it, so a new backbone or metric is
+# a one-line change in this file.
+
+
+@dataclass(frozen=True)
+class Domain:
+    """A data modality a model is pre-trained on (source) or reprogrammed for (target)."""
+
+    key: str
+    label: str
+
+
+DOMAINS: tuple[Domain, ...] = (
+    Domain("image", "image"),
+    Domain("text", "text"),
+    Domain("audio", "speech/audio"),
+    Domain("time-series", "time-series"),
+    Domain("graph", "graph"),
+    Domain("molecule", "molecule/protein"),
+    Domain("tabular", "tabular"),
+    Domain("video", "video"),
+    Domain("3d", "3-D"),
+    Domain("multimodal", "multimodal"),
+)
+DOMAIN_KEYS: tuple[str, ...] = tuple(d.key for d in DOMAINS)
+
+
+def domain(key: str) -> Domain:
+    for d in DOMAINS:
+        if d.key == key:
+            return d
+    raise KeyError(f"domain: unknown value {key!r}; expected one of {', '.join(DOMAIN_KEYS)}")
+
+
+@dataclass(frozen=True)
+class Backbone:
+    """A frozen pre-trained model as papers name it: canonical spelling, family and modality.
+
+    ``modality`` is a :data:`DOMAINS` key (what the backbone was pre-trained on), so the
+    applications table can say "image → audio" without asking every paper to repeat it.
+    """
+
+    name: str
+    family: str
+    modality: str
+
+
+def _family(family: str, modality: str, *names: str) -> tuple[Backbone, ...]:
+    return tuple(Backbone(n, family, modality) for n in names)
+
+
+#: Canonical backbone names (FORMATS.md); add a new one to its family's line.
+BACKBONES: tuple[Backbone, ...] = (
+    *_family("ResNet", "image", "ResNet-18", "ResNet-50", "ResNet-101", "Wide ResNet-50-2",
+             "ResNeXt-101"),
+    *_family("Inception", "image", "Inception-v3"),
+    *_family("EfficientNet", "image", "EfficientNet-B0"),
+    *_family("ViT", "image", "ViT-B/16", "ViT-B/32", "ViT-L/16", "ViT-H/14", "MAE ViT-B/16"),
+    *_family("Swin", "image", "Swin-B"),
+    *_family("ConvNeXt", "image", "ConvNeXt-B"),
+    *_family("MAE-VQGAN", "image", "MAE-VQGAN"),
+    *_family("CLIP", "multimodal", "CLIP RN50", "CLIP RN101", "CLIP ViT-B/32", "CLIP ViT-B/16",
+             "CLIP ViT-L/14"),
+    *_family("BLIP-2", "multimodal", "BLIP-2"),
+    *_family("Flamingo", "multimodal", "Flamingo"),
+    *_family("LLaVA", "multimodal", "LLaVA"),
+    *_family("BERT", "text", "BERT-base", "BERT-large"),
+    *_family("RoBERTa", "text", "RoBERTa-base", "RoBERTa-large"),
+    *_family("DeBERTa", "text", "DeBERTa"),
+    *_family("ALBERT", "text", "ALBERT"),
+    *_family("T5", "text", "T5-base", "T5-large", "T5-XXL"),
+    *_family("GPT", "text", "GPT-2", "GPT-2 XL", "GPT-3", "InstructGPT", "GPT-4"),
+    *_family("GPT-J", "text", "GPT-J 6B"),
+    *_family("GPT-NeoX", "text", "GPT-NeoX 20B"),
+    *_family("PaLM", "text", "PaLM 540B"),
+    *_family("LaMDA", "text", "LaMDA 137B"),
+    *_family("OPT", "text", "OPT"),
+    *_family("BLOOM", "text", "BLOOM"),
+    *_family("LLaMA", "text", "LLaMA 7B", "LLaMA-2 7B", "LLaMA-2 13B", "LLaMA-2 70B",
+             "Vicuna 7B"),
+    *_family("Mistral", "text", "Mistral 7B"),
+    *_family("wav2vec 2.0", "audio", "wav2vec 2.0"),
+    *_family("HuBERT", "audio", "HuBERT"),
+    *_family("AST", "audio", "AST"),
+)
+BACKBONE_NAMES: tuple[str, ...] = tuple(b.name for b in BACKBONES)
+BACKBONES_BY_NAME: dict[str, Backbone] = {b.name: b for b in BACKBONES}
+
+
+@dataclass(frozen=True)
+class Metric:
+    """An evaluation metric: its admissible range and which direction is better.
+
+    ``maximum`` None means unbounded above. Percentages are stored as percentages (0-100), as
+    papers' tables print them, so a value of 0.655 for top-1 accuracy is almost surely a slip.
+    """
+
+    name: str
+    minimum: float
+    maximum: float | None
+    higher_is_better: bool
+    description: str
+
+    @property
+    def range_text(self) -> str:
+        """``[0, 100]`` or ``>= 0``, as messages and docs print the range."""
+        if self.maximum is None:
+            return f">= {self.minimum:g}"
+        return f"[{self.minimum:g}, {self.maximum:g}]"
+
+    def admits(self, value: float) -> bool:
+        return value >= self.minimum and (self.maximum is None or value <= self.maximum)
+
+
+def _percent(name: str, description: str) -> Metric:
+    return Metric(name, 0.0, 100.0, True, description + " (percent)")
+
+
+METRICS: tuple[Metric, ...] = (
+    _percent("top-1 accuracy", "Share of test examples whose highest-scoring class is correct"),
+    _percent("top-5 accuracy", "Share of test examples whose correct class is among the five "
+             "highest-scoring"),
+    _percent("accuracy", "Share of test examples answered correctly"),
+    _percent("balanced accuracy", "Mean of the per-class recalls"),
+    _percent("F1", "Harmonic mean of precision and recall"),
+    _percent("macro-F1", "F1 averaged over classes with equal weight"),
+    _percent("mIoU", "Mean intersection over union across classes"),
+    _percent("exact match", "Share of answers that match the reference exactly"),
+    _percent("AUROC", "Area under the ROC curve"),
+    Metric("MSE", 0.0, None, False, "Mean squared error"),
+    Metric("MAE", 0.0, None, False, "Mean absolute error"),
+    Metric("WER", 0.0, None, False, "Word error rate (percent; can exceed 100)"),
+)
+METRIC_NAMES: tuple[str, ...] = tuple(m.name for m in METRICS)
+METRICS_BY_NAME: dict[str, Metric] = {m.name: m for m in METRICS}
+
+
+# Kinds of entries in the non-paper collections (FORMATS.md).
+DATASET_KINDS: tuple[str, ...] = ("dataset", "suite")
+TOOL_KINDS: tuple[str, ...] = ("library", "framework", "official code")
+RESOURCE_KINDS: tuple[str, ...] = (
+    "survey", "tutorial", "talk", "course", "lecture notes", "blog post", "book",
+)
+#: Where a result comes from: a paper's table, or a run of this repository's reference code.
+SOURCE_KINDS: tuple[str, ...] = ("reported", "reproduced")

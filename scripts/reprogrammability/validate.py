@@ -1,15 +1,21 @@
-"""``repro validate``: check ``data/papers.yaml`` and report every problem at its line and column.
+"""``repro validate``: check every collection and report each problem at its line and column.
 
 A contributor fixing a pull request wants the whole list at once, each item pointing at the line
 to change and saying what to write instead. So nothing here stops at the first problem: the YAML
-reader (``yamlsource``) reports syntax, duplicate keys and aliases; the JSON Schema (``schema``,
-derived from ``taxonomy.py``) decides what an entry may contain; Python checks turn the usual
-slips into plain advice (``'imput' ... did you mean 'input'?``, unquoted arXiv ids that YAML
-read as numbers, dates where a year belongs) and find duplicate papers across entries.
+reader (``yamlsource``) reports syntax, duplicate keys and aliases; the JSON Schema of each
+collection (``schema``, derived from ``taxonomy.py``) decides what an entry may contain; Python
+checks, chosen by each field's kind, turn the usual slips into plain advice (``'imput' ... did
+you mean 'input'?``, unquoted arXiv ids that YAML read as numbers, dates where a year belongs);
+then duplicates are found within each file, and references across files (a paper's datasets, a
+result's paper) are resolved, each dangling id reported where it is used.
+
+The collections are specs (``collections.py``): this module knows field *kinds*, not fields, so
+a new collection needs no code here. :func:`load_collections` validates them all together;
+:func:`load` validates one file (its references still resolve against the files beside it).
 
 Speed: valid entries, the overwhelming majority, pass a compiled acceptance check
 (:func:`schema.compile_checker`) and never reach jsonschema; only entries it rejects get the
-detailed checks and ``iter_errors`` from one validator built once per process.
+detailed checks and ``iter_errors`` from one validator built once per collection and process.
 """
 
 from __future__ import annotations
@@ -19,7 +25,7 @@ import difflib
 import os
 import re
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
 from datetime import date, datetime
@@ -28,28 +34,29 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from . import schema as schema_mod
-from .papers import DEFAULT_DATABASE, Paper
+from .collections import BY_NAME, COLLECTIONS, PAPERS, Catalog, Collection, for_path, \
+    sibling_paths
+from .papers import DEFAULT_DATABASE
+from .schema import Field
 from .yamlsource import Document, Path_, YamlResult, parse_bytes, paused_gc
 
-TAG_VOCAB = schema_mod.tag_vocabulary()
-FIELDS = schema_mod.FIELDS
-REQUIRED = schema_mod.REQUIRED_FIELDS
-STRING_FIELDS = ("title", "venue", "arxiv", "doi", "url", "code", "note")
 _ARXIV_RE = re.compile(schema_mod.ARXIV_PATTERN)
 _DOI_RE = re.compile(schema_mod.DOI_PATTERN)
 _URL_RE = re.compile(schema_mod.URL_PATTERN)
 _NONBLANK_RE = re.compile(schema_mod.NONBLANK_PATTERN)
-_VERSION_RE = re.compile(r"v\d+$")
-_TITLE_JUNK_RE = re.compile(r"[\W_]+")
-#: What an axis value is called in messages: "a location value", "a paradigm".
-_TAG_NOUN = {"paradigm": "a paradigm"} | {
-    f: f"{'an' if f[0] in 'aeiou' else 'a'} {f} value" for f in TAG_VOCAB if f != "paradigm"
-}
+_SLUG_RE = re.compile(schema_mod.SLUG_PATTERN)
+_DATE_RE = re.compile(schema_mod.DATE_PATTERN)
+_COMMIT_RE = re.compile(schema_mod.COMMIT_PATTERN)
+_NOT_SLUG_RE = re.compile(r"[^a-z0-9]+")
+_JUNK_RE = re.compile(r"[\W_]+")
+#: Kinds whose value is one string.
+_STRING_KINDS = frozenset({"slug", "text", "string", "url", "arxiv", "doi", "date", "commit",
+                           "ref"})
 
 
 @dataclass(frozen=True)
 class Problem:
-    """One thing wrong with the database, where it is, and what to do about it.
+    """One thing wrong with the data, where it is, and what to do about it.
 
     ``line``/``col`` are 1-based; 0 means the problem concerns the whole file (it cannot be
     read). ``field`` names the place in the data the way a contributor would look for it:
@@ -73,16 +80,41 @@ class Problem:
         props = [f"file={_escape_property(self.path)}"]
         if self.line:
             props += [f"line={self.line}", f"col={self.col}"]
-        props.append(f"title={_escape_property(self.field or 'papers.yaml')}")
+        props.append(f"title={_escape_property(self.field or Path(self.path).name)}")
         return f"::error {','.join(props)}::{_escape_data(self.message)}"
 
 
 @dataclass
 class LoadResult:
-    """Papers that passed every per-entry check, and every problem found in the file."""
+    """One file's records that passed every per-entry check, and every problem found in it."""
 
-    papers: list[Paper]
+    records: list[Any]
     problems: list[Problem]
+    collection: Collection = PAPERS
+
+    @property
+    def papers(self) -> list[Any]:
+        """The records (papers, when the file is the papers database)."""
+        return self.records
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+@dataclass
+class Loaded:
+    """Every collection, validated together: the records for renderers, and all problems."""
+
+    catalog: Catalog
+    results: dict[str, LoadResult]
+    #: Collection files that exist but could not be read: (path, reason).
+    unreadable: list[tuple[str, str]] = dataclass_field(default_factory=list)
+
+    @property
+    def problems(self) -> list[Problem]:
+        return sorted((p for r in self.results.values() for p in r.problems),
+                      key=lambda p: (p.path, p.line, p.col))
 
     @property
     def ok(self) -> bool:
@@ -109,19 +141,20 @@ def field_label(path: Path_) -> str:
     return out
 
 
-@lru_cache(maxsize=1)
-def _validators() -> tuple[Any, Any]:
-    """(jsonschema validator for one entry, compiled acceptance check): built once."""
+@lru_cache(maxsize=None)
+def _validators(collection: str = "papers") -> tuple[Any, Any]:
+    """(jsonschema validator for one entry, compiled acceptance check): built once each."""
     from jsonschema import Draft202012Validator
 
-    paper = schema_mod.paper_schema()
-    return Draft202012Validator(paper), schema_mod.compile_checker(paper)
+    schema = BY_NAME[collection].entry_schema()
+    return Draft202012Validator(schema), schema_mod.compile_checker(schema)
 
 
 # --- messages ----------------------------------------------------------------------------------
 
 
-def _did_you_mean(value: str, choices: Iterable[str]) -> str:
+def did_you_mean(value: str, choices: Iterable[str]) -> str:
+    """``; did you mean 'input'?`` for the closest choice, or nothing when none is close."""
     choices = list(choices)
     folded = {c.casefold(): c for c in choices}
     if value.casefold() in folded:
@@ -130,8 +163,19 @@ def _did_you_mean(value: str, choices: Iterable[str]) -> str:
     for c in choices:
         if c.replace("-", " ").casefold() == spaced:
             return f"; did you mean {c!r}?"
-    close = difflib.get_close_matches(value.casefold(), choices, n=1, cutoff=0.6)
-    return f"; did you mean {close[0]!r}?" if close else ""
+    squeezed = {_squeeze(c): c for c in choices}
+    if _squeeze(value) in squeezed:
+        return f"; did you mean {squeezed[_squeeze(value)]!r}?"
+    close = difflib.get_close_matches(value.casefold(), list(folded), n=1, cutoff=0.6)
+    return f"; did you mean {folded[close[0]]!r}?" if close else ""
+
+
+_did_you_mean = did_you_mean
+
+
+def _squeeze(text: str) -> str:
+    """Case, spaces and punctuation dropped: ``resnet50`` and ``ResNet-50`` meet."""
+    return _JUNK_RE.sub("", text.casefold())
 
 
 def _describe(value: Any) -> str:
@@ -150,14 +194,33 @@ def _describe(value: Any) -> str:
     return repr(value)
 
 
-class _EntryChecker:
-    """The detailed checks for one entry that the fast acceptance check rejected."""
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
-    def __init__(self, doc: Document, index: int, entry: dict[str, Any], sink: _Sink) -> None:
+
+def _is_integer(value: Any) -> bool:
+    return _is_number(value) and (isinstance(value, int) or float(value).is_integer())
+
+
+def slugify(text: str) -> str:
+    """A slug suggestion for an id that is not one: ``CIFAR_10`` -> ``cifar-10``."""
+    slug = _NOT_SLUG_RE.sub("-", text.lower()).strip("-")
+    return slug if slug[:1].isalpha() else f"x-{slug}" if slug else "x"
+
+
+class _EntryChecker:
+    """The detailed checks for one entry that the fast acceptance check rejected.
+
+    ``rel`` paths are relative to the entry; each check is chosen by the field's kind.
+    """
+
+    def __init__(self, doc: Document, key: str, index: int, entry: dict[str, Any],
+                 fields: tuple[Field, ...], sink: _Sink) -> None:
         self.doc = doc
         self.index = index
-        self.base: Path_ = ("papers", index)
+        self.base: Path_ = (key, index)
         self.entry = entry
+        self.fields = fields
         self.sink = sink
         self.reported: list[Path_] = []
 
@@ -174,56 +237,84 @@ class _EntryChecker:
         if text is None or value is None:
             return False
         quoted = '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
-        where = f"{rel[0]}: {quoted}" if len(rel) == 1 else quoted
+        where = f"{rel[-1]}: {quoted}" if isinstance(rel[-1], str) else quoted
         self.problem(rel, f"{expected} must be a quoted string: YAML read the unquoted "
                           f"{text} as {_describe(value)}; quote it: {where}")
         return True
 
     def run(self) -> None:
-        entry = self.entry
-        for key in entry:
-            if key not in FIELDS:
-                hint = _did_you_mean(key, FIELDS)
-                self.problem((key,), f"unknown field {key!r}{hint} (fields: {', '.join(FIELDS)})",
-                             key=True)
-        for name in REQUIRED:
-            if name not in entry:
-                typo = [k for k in entry if k not in FIELDS and _did_you_mean(k, [name])]
-                hint = f" (is {typo[0]!r} a typo?)" if typo else ""
-                self.problem((name,), f"missing required field {name!r}{hint}")
-        for name, value in entry.items():
-            if name in STRING_FIELDS:
-                self.string_field(name, value)
-            elif name == "year":
-                self.year(value)
-            elif name == "authors":
-                self.authors(value)
-            elif name in TAG_VOCAB:
-                self.tags(name, value)
+        self.mapping((), self.fields, self.entry)
 
-    def string_field(self, name: str, value: Any) -> None:
-        rel = (name,)
+    def mapping(self, rel: Path_, fields: tuple[Field, ...], value: dict[str, Any]) -> None:
+        names = [f.name for f in fields]
+        for key in value:
+            if key not in names:
+                hint = did_you_mean(str(key), names)
+                self.problem(rel + (key,), f"unknown field {key!r}{hint} (fields: "
+                                           f"{', '.join(names)})", key=True)
+        for f in fields:
+            if f.required and f.name not in value:
+                typo = [k for k in value if k not in names and did_you_mean(str(k), [f.name])]
+                hint = f" (is {typo[0]!r} a typo?)" if typo else ""
+                self.problem(rel + (f.name,), f"missing required field {f.name!r}{hint}")
+        for f in fields:
+            if f.name in value:
+                self.value(rel + (f.name,), f, value[f.name])
+
+    def value(self, rel: Path_, f: Field, value: Any) -> None:
+        kind = f.kind
+        if kind in _STRING_KINDS:
+            self.string(rel, f, value)
+        elif kind == "year":
+            self.year(rel, value)
+        elif kind == "names":
+            self.names(rel, f, value)
+        elif kind in ("tags", "choices", "refs"):
+            self.many(rel, f, value)
+        elif kind == "choice":
+            self.one_of(rel, f, value, listed=False)
+        elif kind in ("int", "number"):
+            self.number(rel, f, value)
+        elif kind == "shots":
+            self.shots(rel, f, value)
+        elif kind in ("object", "variant"):
+            self.nested(rel, f, value)
+
+    # -- strings -----------------------------------------------------------------------------
+
+    def string(self, rel: Path_, f: Field, value: Any) -> None:
+        name = f.name
         if value is None:
-            need = "required" if name in REQUIRED else "optional: remove the line or give a value"
+            need = "required" if f.required else "optional: remove the line or give a value"
             self.problem(rel, f"{name} is empty ({need})")
             return
         if not isinstance(value, str):
-            label = "arXiv id" if name == "arxiv" else name
+            label = "arXiv id" if f.kind == "arxiv" else name
             if not self.unquoted(rel, value, label):
                 self.problem(rel, f"{name} must be a single string, not {_describe(value)}")
             return
-        if name in ("title", "venue") and not _NONBLANK_RE.search(value):
+        kind = f.kind
+        if kind == "text" and not _NONBLANK_RE.search(value):
             self.problem(rel, f"{name} must not be blank")
-        elif name == "arxiv" and not _ARXIV_RE.match(value):
+        elif kind == "arxiv" and not _ARXIV_RE.match(value):
             self.problem(rel, _arxiv_message(value))
-        elif name == "doi" and not _DOI_RE.match(value):
+        elif kind == "doi" and not _DOI_RE.match(value):
             self.problem(rel, _doi_message(value))
-        elif name in ("url", "code") and not _URL_RE.match(value):
+        elif kind == "url" and not _URL_RE.match(value):
             self.problem(rel, f"{value!r} is not an http(s) URL: write the full address, "
                               "starting with https://")
+        elif kind in ("slug", "ref") and not _SLUG_RE.match(value):
+            self.problem(rel, f"{value!r} is not an id: use lower-case letters, digits and "
+                              f"hyphens, starting with a letter (e.g. {slugify(value)})")
+        elif kind == "date" and not _DATE_RE.match(value):
+            self.problem(rel, f"{value!r} is not a date: write it as \"YYYY-MM-DD\"")
+        elif kind == "commit" and not _COMMIT_RE.match(value):
+            self.problem(rel, f"{value!r} is not a commit hash: write 7 to 40 lower-case hex "
+                              "digits, quoted")
 
-    def year(self, value: Any) -> None:
-        rel = ("year",)
+    # -- numbers -----------------------------------------------------------------------------
+
+    def year(self, rel: Path_, value: Any) -> None:
         if isinstance(value, bool) or value is None:
             self.problem(rel, f"year must be an integer such as 2021, not {_describe(value)}")
         elif isinstance(value, str):
@@ -245,69 +336,143 @@ class _EntryChecker:
         elif not isinstance(value, int | float):
             self.problem(rel, f"year must be an integer such as 2021, not {_describe(value)}")
 
-    def authors(self, value: Any) -> None:
-        rel = ("authors",)
+    def number(self, rel: Path_, f: Field, value: Any) -> None:
+        name, integer = f.name, f.kind == "int"
+        noun = "an integer" if integer else "a number"
+        if not _is_number(value) or (integer and not _is_integer(value)):
+            hint = ""
+            if isinstance(value, str):
+                hint = f"; YAML read the string {value!r}: write the number unquoted"
+                if re.fullmatch(r"\s*[\d.]+\s*[kKMB]\s*", value):
+                    hint = f"; write the number in full ({value!r} is a string)"
+            self.problem(rel, f"{name} must be {noun}, not {_describe(value)}{hint}")
+        elif f.minimum is not None and value < f.minimum:
+            self.problem(rel, f"{name} must be at least {f.minimum:g}, not {value!r}")
+
+    def shots(self, rel: Path_, f: Field, value: Any) -> None:
+        full = schema_mod.FULL_SHOTS
         if isinstance(value, str):
-            self.problem(rel, "authors must be a list, one name per item: "
-                              "authors: [First Author, Second Author]")
+            if value != full:
+                hint = did_you_mean(value, [full])
+                self.problem(rel, f"{value!r} is not a shot count{hint}: write {full!r} or an "
+                                  "integer k >= 1")
+        elif not _is_integer(value) or value < 1:
+            self.problem(rel, f"{f.name} must be {full!r} or an integer k >= 1, not "
+                              f"{_describe(value)}")
+
+    # -- lists and vocabularies ----------------------------------------------------------------
+
+    def names(self, rel: Path_, f: Field, value: Any) -> None:
+        name = f.name
+        if isinstance(value, str):
+            self.problem(rel, f"{name} must be a list, one name per item: "
+                              f"{name}: [First Author, Second Author]")
             return
         if not isinstance(value, list):
-            self.problem(rel, f"authors must be a list of names, not {_describe(value)}")
+            self.problem(rel, f"{name} must be a list of names, not {_describe(value)}")
             return
         if not value:
-            self.problem(rel, "authors must name at least one author")
-        for i, name in enumerate(value):
-            item = ("authors", i)
-            if isinstance(name, str):
-                if not _NONBLANK_RE.search(name):
-                    self.problem(item, f"author {i + 1} is blank")
-            elif name is None:
-                self.problem(item, f"author {i + 1} is empty")
-            elif not self.unquoted(item, name, f"author {i + 1}"):
-                self.problem(item, f"author {i + 1} must be a name, not {_describe(name)}")
+            self.problem(rel, f"{name} must name at least one author")
+        for i, item in enumerate(value):
+            at = rel + (i,)
+            if isinstance(item, str):
+                if not _NONBLANK_RE.search(item):
+                    self.problem(at, f"author {i + 1} is blank")
+            elif item is None:
+                self.problem(at, f"author {i + 1} is empty")
+            elif not self.unquoted(at, item, f"author {i + 1}"):
+                self.problem(at, f"author {i + 1} must be a name, not {_describe(item)}")
 
-    def tags(self, name: str, value: Any) -> None:
-        vocab = TAG_VOCAB[name]
-        expected = f"(expected one of {', '.join(vocab)})"
+    def _expected(self, f: Field) -> str:
+        if f.vocab is None:
+            return ""
+        keys = f.vocab.keys
+        shown = ", ".join(keys) if len(keys) <= 16 else ", ".join(keys[:12]) + ", ... (see " \
+            "scripts/reprogrammability/taxonomy.py)"
+        return f" (expected one of {shown})"
+
+    def many(self, rel: Path_, f: Field, value: Any) -> None:
+        """``tags`` (one value or a list), ``choices`` and ``refs`` (lists) of distinct items."""
+        name = f.name
+        expected = self._expected(f)
         if value is None:
-            self.problem((name,), f"{name} is empty {expected}")
+            self.problem(rel, f"{name} is empty{expected}")
             return
-        if isinstance(value, list):
-            if not value:
-                self.problem((name,), f"{name} must list at least one value {expected}")
-            seen: dict[str, int] = {}
-            for i, item in enumerate(value):
-                if isinstance(item, str) and item in seen:
-                    first = self.doc.position(self.base + (name, seen[item]))
-                    self.problem((name, i), f"{item!r} is repeated in {name} (first at line "
-                                            f"{first[0]}, column {first[1]}); list it once")
-                elif isinstance(item, str):
-                    seen[item] = i
-                    self.tag_value(name, (name, i), item, vocab, expected)
-                else:
-                    self.tag_value(name, (name, i), item, vocab, expected)
+        if not isinstance(value, list):
+            if f.kind == "tags":
+                self.one_of(rel, f, value, listed=False)
+            elif isinstance(value, str | int | float) and not isinstance(value, bool):
+                self.problem(rel, f"{name} must be a list: {name}: [{value}]")
+            else:
+                self.problem(rel, f"{name} must be a list, not {_describe(value)}")
             return
-        self.tag_value(name, (name,), value, vocab, expected)
+        if not value:
+            self.problem(rel, f"{name} must list at least one value{expected}")
+        seen: dict[Any, int] = {}
+        for i, item in enumerate(value):
+            if isinstance(item, str) and item in seen:
+                first = self.doc.position(self.base + rel + (seen[item],))
+                self.problem(rel + (i,), f"{item!r} is repeated in {name} (first at line "
+                                         f"{first[0]}, column {first[1]}); list it once")
+                continue
+            if isinstance(item, str):
+                seen[item] = i
+            if f.kind == "refs":
+                self.string(rel + (i,), Field(name, "ref", "", ""), item)
+            else:
+                self.one_of(rel + (i,), f, item, listed=True)
 
-    def tag_value(self, name: str, rel: Path_, value: Any, vocab: tuple[str, ...],
-                  expected: str) -> None:
+    def one_of(self, rel: Path_, f: Field, value: Any, *, listed: bool) -> None:
+        """One vocabulary value (an item of a list when ``listed``)."""
+        vocab = f.vocab
+        assert vocab is not None, f.name
+        expected = self._expected(f)
+        name = f.name
         if isinstance(value, str):
-            if value not in vocab:
-                hint = _did_you_mean(value, vocab)
-                self.problem(rel, f"{value!r} is not {_TAG_NOUN[name]}{hint} {expected}")
+            if value not in vocab.keys:
+                hint = did_you_mean(value, vocab.keys)
+                self.problem(rel, f"{value!r} is not {vocab.noun}{hint}{expected}")
             return
-        if isinstance(value, dict):
-            self.problem(rel, f"{name} must be a value or a list of values, not a mapping "
-                              f"{expected}")
-            return
-        if isinstance(value, list):
-            self.problem(rel, f"{name} lists cannot be nested {expected}")
-            return
-        self.problem(rel, f"{_describe(value)} is not {_TAG_NOUN[name]} {expected}")
+        if value is None and not listed:
+            self.problem(rel, f"{name} is empty{expected}")
+        elif isinstance(value, dict):
+            what = "a value or a list of values" if f.kind == "tags" else "one value"
+            self.problem(rel, f"{name} must be {what}, not a mapping{expected}")
+        elif isinstance(value, list):
+            what = "lists cannot be nested" if listed else "must be one value, not a list"
+            self.problem(rel, f"{name} {what}{expected}")
+        else:
+            self.problem(rel, f"{_describe(value)} is not {vocab.noun}{expected}")
 
-    def schema_errors(self) -> None:
+    # -- nested mappings -----------------------------------------------------------------------
+
+    def nested(self, rel: Path_, f: Field, value: Any) -> None:
+        if f.kind == "variant":
+            kinds = [k for k, _ in f.variants]
+            example = f"{{kind: {kinds[0]}, ...}}"
+        else:
+            example = "{" + ", ".join(f"{s.name}: ..." for s in f.fields) + "}"
+        if not isinstance(value, dict):
+            self.problem(rel, f"{f.name} must be a mapping such as {example}, not "
+                              f"{_describe(value)}")
+            return
+        if f.kind == "object":
+            self.mapping(rel, f.fields, value)
+            return
+        kind_field = f.variants[0][1][0]
+        chosen = f.subfields(value)
+        if not chosen:
+            if "kind" not in value:
+                self.problem(rel + ("kind",), "missing required field 'kind' (expected one of "
+                                              f"{', '.join(kinds)})")
+            else:
+                self.one_of(rel + ("kind",), kind_field, value["kind"], listed=False)
+            return
+        self.mapping(rel, chosen, value)
+
+    def schema_errors(self, collection: str) -> None:
         """Whatever jsonschema finds that the checks above did not already explain."""
-        validator, _ = _validators()
+        validator, _ = _validators(collection)
         covered = {"required", "additionalProperties", "type"}
         for error in validator.iter_errors(_shallow(self.entry)):
             rel = tuple(error.absolute_path)
@@ -319,30 +484,30 @@ class _EntryChecker:
 
 
 class _Nested:
-    """Stands in for a container nested where the schema allows none (see ``_shallow``)."""
+    """Stands in for a container nested deeper than the schema allows (see ``_shallow``)."""
 
     def __repr__(self) -> str:
         return "[...]"
 
 
 _NESTED = _Nested()
+#: Containers nest at most this deep inside an entry (``domain: {source: [a, b]}``).
+_MAX_DEPTH = 3
 
 
-def _shallow(entry: dict[str, Any]) -> dict[str, Any]:
-    """The entry with containers below the second level replaced by a placeholder.
+def _shallow(value: Any, depth: int = 0) -> Any:
+    """The entry with containers below the schema's depth replaced by a placeholder.
 
-    No field may nest containers, and the detailed checks already report any that do; but
-    jsonschema would ``repr`` the whole value into its message, which for YAML's maximum
-    nesting depth (1000) exceeds Python's recursion limit.
+    The detailed checks already report such containers; but jsonschema would ``repr`` the whole
+    value into its message, which for YAML's maximum nesting depth (1000) exceeds Python's
+    recursion limit.
     """
-    out: dict[str, Any] = {}
-    for key, value in entry.items():
-        if isinstance(value, list):
-            value = [_NESTED if isinstance(i, list | dict) else i for i in value]
-        elif isinstance(value, dict):
-            value = {k: _NESTED if isinstance(v, list | dict) else v for k, v in value.items()}
-        out[key] = value
-    return out
+    if isinstance(value, list):
+        return _NESTED if depth >= _MAX_DEPTH else [_shallow(v, depth + 1) for v in value]
+    if isinstance(value, dict):
+        return _NESTED if depth >= _MAX_DEPTH else {k: _shallow(v, depth + 1)
+                                                     for k, v in value.items()}
+    return value
 
 
 def _related(a: Path_, b: Path_) -> bool:
@@ -371,196 +536,303 @@ def _doi_message(value: str) -> str:
 class _Sink:
     """Collects problems, turning document paths into positions and readable field names."""
 
-    def __init__(self, path: str, doc: Document | None) -> None:
+    def __init__(self, path: str, doc: Document | None, key: str) -> None:
         self.path = path
         self.doc = doc
+        self.key = key
         self.problems: list[Problem] = []
 
     def add(self, path: Path_, message: str, *, key: bool = False, entry: int | None = None,
             at: tuple[int, int] | None = None) -> None:
         if at is None:
             at = self.doc.position(path, key=key) if self.doc is not None else (1, 1)
-        if entry is None and len(path) >= 2 and path[0] == "papers" and isinstance(path[1], int):
+        if entry is None and len(path) >= 2 and path[0] == self.key and isinstance(path[1], int):
             entry = path[1]
         self.problems.append(Problem(self.path, at[0], at[1], field_label(path), message, entry))
 
 
-# --- the whole file ----------------------------------------------------------------------------
+# --- one file ----------------------------------------------------------------------------------
 
 
-def _make_paper(entry: dict[str, Any], line: int, lines: dict[str, int]) -> Paper:
-    def tags(v: Any) -> tuple[str, ...]:
-        return tuple(v) if isinstance(v, list) else (v,)
+@dataclass
+class _Checked:
+    """One collection file after its own checks: what the cross-file checks need."""
 
-    return Paper(
-        title=entry["title"],
-        authors=tuple(entry["authors"]),
-        year=int(entry["year"]),
-        venue=entry["venue"],
-        url=entry["url"],
-        paradigm=tags(entry["paradigm"]),
-        configuration=tags(entry["configuration"]),
-        location=tags(entry["location"]),
-        operator=tags(entry["operator"]),
-        alignment=tags(entry["alignment"]),
-        arxiv=entry.get("arxiv"),
-        doi=entry.get("doi"),
-        code=entry.get("code"),
-        note=entry.get("note"),
-        line=line,
-        lines=lines,
-    )
+    collection: Collection
+    sink: _Sink
+    doc: Document | None
+    entries: list[tuple[int, dict[str, Any]]]
+    records: list[Any]
+
+    def result(self) -> LoadResult:
+        self.sink.problems.sort(key=lambda p: (p.line, p.col))
+        return LoadResult(self.records, self.sink.problems, self.collection)
 
 
-def _duplicates(doc: Document, entries: list[tuple[int, dict[str, Any]]], sink: _Sink) -> None:
-    """Report an entry that repeats an earlier one's arXiv id, DOI, title or URL, at the repeat.
+def _duplicates(c: Collection, doc: Document, entries: list[tuple[int, dict[str, Any]]],
+                sink: _Sink) -> None:
+    """Report an entry that repeats an earlier one under any of ``c.duplicates``, at the repeat.
 
-    arXiv ids compare without their version, DOIs case-insensitively (the DOI system does),
-    titles after case folding with punctuation and spaces removed, URLs with the scheme and host
-    case-folded and a trailing slash dropped. Two papers behind one URL would also link it twice
-    in the README, which awesome-lint rejects.
+    One report per repeated entry, naming the earliest entry it repeats and everything the two
+    share; the normalisations live with the keys (``collections.py``).
     """
-    by_arxiv: dict[str, int] = {}
-    by_doi: dict[str, int] = {}
-    by_title: dict[str, int] = {}
-    by_url: dict[str, int] = {}
-    junk = _TITLE_JUNK_RE.sub
+    seen: list[dict[Any, int]] = [{} for _ in c.duplicates]
     for index, entry in entries:
         matches: list[tuple[int, str, str]] = []  # (earlier entry, what matched, field)
-        arxiv = entry.get("arxiv")
-        if isinstance(arxiv, str) and arxiv:
-            key = _VERSION_RE.sub("", arxiv.strip()) if "v" in arxiv else arxiv.strip()
-            earlier = by_arxiv.setdefault(key, index)
+        for dup, by_key in zip(c.duplicates, seen):
+            key = dup.key(entry)
+            if key is None:
+                continue
+            earlier = by_key.setdefault(key, index)
             if earlier != index:
-                matches.append((earlier, f"arXiv id {key}", "arxiv"))
-        doi = entry.get("doi")
-        if isinstance(doi, str) and doi:
-            earlier = by_doi.setdefault(doi.strip().casefold(), index)
-            if earlier != index:
-                matches.append((earlier, "DOI", "doi"))
-        title = entry.get("title")
-        if isinstance(title, str):
-            key = junk("", title.casefold())
-            if key:
-                earlier = by_title.setdefault(key, index)
-                if earlier != index:
-                    matches.append((earlier, "title", "title"))
-        url = entry.get("url")
-        if isinstance(url, str) and url.strip():
-            earlier = by_url.setdefault(_url_key(url), index)
-            if earlier != index:
-                matches.append((earlier, "URL", "url"))
+                matches.append((earlier, dup.what.format(key=key), dup.field))
         if not matches:
             continue
         first = min(m[0] for m in matches)
         same = [what for earlier, what, _ in matches if earlier == first]
         name = next(name for earlier, _, name in matches if earlier == first)
-        line = doc.position(("papers", first))[0]
-        sink.add(("papers", index, name),
-                 f"duplicate of papers[{first}] at line {line}{_entry_title(doc, first)}: same "
-                 f"{' and same '.join(same)}; keep one entry", entry=index)
+        line = doc.position((c.key, first))[0]
+        sink.add((c.key, index, name),
+                 f"duplicate of {c.key}[{first}] at line {line}{_entry_label(c, doc, first)}: "
+                 f"same {' and same '.join(same)}; keep one entry", entry=index)
 
 
-def _url_key(url: str) -> str:
-    """A URL's identity for duplicate detection: scheme and host case-folded, no trailing slash."""
-    scheme, sep, rest = url.strip().partition("://")
-    if not sep:
-        return url.strip().rstrip("/")
-    host, slash, path = rest.partition("/")
-    return f"{scheme.casefold()}://{host.casefold()}{slash}{path}".rstrip("/")
-
-
-def _entry_title(doc: Document, index: int) -> str:
-    entry = doc.data["papers"][index]
-    title = entry.get("title") if isinstance(entry, dict) else None
-    if not isinstance(title, str):
+def _entry_label(c: Collection, doc: Document, index: int) -> str:
+    entry = doc.data[c.key][index]
+    label = c.label(entry) if isinstance(entry, dict) else ""
+    if not label:
         return ""
-    return f" ({title[:57] + '...' if len(title) > 60 else title!s})"
+    return f" ({label[:57] + '...' if len(label) > 60 else label!s})"
 
 
-def check(result: YamlResult, path: str) -> LoadResult:
-    """Every problem in a read YAML file, and the entries that passed every check."""
+def _check_file(result: YamlResult, path: str, c: Collection) -> _Checked:
+    """Every problem of one read file that the file alone shows, and its valid entries."""
     doc = result.document
-    sink = _Sink(path, doc)
+    sink = _Sink(path, doc, c.key)
+    checked = _Checked(c, sink, doc, [], [])
+    key = c.key
     for issue in result.issues:
         sink.add(issue.path, issue.message, at=(issue.line, issue.col))
     if doc is None:
         if not result.issues:
-            sink.add((), "the file is empty: expected a mapping with a 'papers' list", at=(1, 1))
-        return _finish([], sink)
+            sink.add((), f"the file is empty: expected a mapping with a {key!r} list", at=(1, 1))
+        return checked
     data = doc.data
     if data is None:
-        sink.add((), "the file is empty: expected a mapping with a 'papers' list")
-        return _finish([], sink)
+        sink.add((), f"the file is empty: expected a mapping with a {key!r} list")
+        return checked
     if not isinstance(data, dict):
-        sink.add((), f"the top level must be a mapping with a 'papers' list, not "
+        sink.add((), f"the top level must be a mapping with a {key!r} list, not "
                      f"{_describe(data)}")
-        return _finish([], sink)
-    for key in data:
-        if key != "papers":
-            sink.add((key,), f"unknown top-level key {key!r}{_did_you_mean(key, ['papers'])} "
-                             "(the file has a single key, papers)", key=True)
-    if "papers" not in data:
-        if not any(_did_you_mean(k, ["papers"]) for k in data):
-            sink.add((), "missing the 'papers' list: start the file with 'papers:'")
-        return _finish([], sink)
-    entries = data["papers"]
+        return checked
+    for k in data:
+        if k != key:
+            sink.add((k,), f"unknown top-level key {k!r}{did_you_mean(str(k), [key])} "
+                           f"(the file has a single key, {key})", key=True)
+    if key not in data:
+        if not any(did_you_mean(str(k), [key]) for k in data):
+            sink.add((), f"missing the {key!r} list: start the file with '{key}:'")
+        return checked
+    entries = data[key]
     if not isinstance(entries, list):
-        if ("papers",) not in doc.damaged:
-            sink.add(("papers",), f"papers must be a list of entries ('- title: ...'), not "
-                                  f"{_describe(entries)}")
-        return _finish([], sink)
+        if (key,) not in doc.damaged:
+            first = c.fields()[0].name
+            sink.add((key,), f"{key} must be a list of entries ('- {first}: ...'), not "
+                             f"{_describe(entries)}")
+        return checked
 
-    _, accept = _validators()
-    damaged_entries = {p[1] for p in doc.damaged if len(p) >= 2 and p[0] == "papers"}
+    fields = c.fields()
+    _, accept = _validators(c.name)
+    damaged_entries = {p[1] for p in doc.damaged if len(p) >= 2 and p[0] == key}
     damaged_entries |= {p.entry for p in sink.problems if p.entry is not None}
-    root_span = doc.span(("papers",))
+    root_span = doc.span((key,))
     items = root_span.items if root_span is not None else []  # type: ignore[union-attr]
-    papers: list[Paper] = []
-    dicts: list[tuple[int, dict[str, Any]]] = []
     for index, entry in enumerate(entries):
         if not isinstance(entry, dict):
-            if ("papers", index) not in doc.damaged:
-                sink.add(("papers", index), "each entry must be a mapping of fields "
-                                            f"('title: ...', 'authors: [...]'), not "
-                                            f"{_describe(entry)}")
+            if (key, index) not in doc.damaged:
+                first = ", ".join(f"'{f.name}: ...'" for f in fields[:2])
+                sink.add((key, index), f"each entry must be a mapping of fields ({first}), "
+                                       f"not {_describe(entry)}")
             continue
-        dicts.append((index, entry))
+        checked.entries.append((index, entry))
         if not accept(entry):
             before = len(sink.problems)
-            checker = _EntryChecker(doc, index, entry, sink)
+            checker = _EntryChecker(doc, key, index, entry, fields, sink)
             checker.run()
-            checker.schema_errors()
+            checker.schema_errors(c.name)
             if len(sink.problems) > before:
                 continue
         if index in damaged_entries:
             continue
         span = items[index]
-        papers.append(_make_paper(entry, span.line, span.key_lines()))  # type: ignore[union-attr]
-    _duplicates(doc, dicts, sink)
-    return _finish(papers, sink)
+        checked.records.append(c.make(entry, span.line, span.key_lines()))  # type: ignore
+    _duplicates(c, doc, checked.entries, sink)
+    return checked
 
 
-def _finish(papers: list[Paper], sink: _Sink) -> LoadResult:
-    sink.problems.sort(key=lambda p: (p.line, p.col))
-    return LoadResult(papers, sink.problems)
+# --- across files ------------------------------------------------------------------------------
 
 
-def load_bytes(data: bytes, path: str = DEFAULT_DATABASE) -> LoadResult:
-    """Validate YAML bytes; ``path`` is only used to name the file in problems."""
+class _Context:
+    """What collection rules see (``collections.RuleContext``), for one collection at a time."""
+
+    def __init__(self, checked: dict[str, _Checked]) -> None:
+        self.checked = checked
+        self.current: _Checked | None = None
+        self._by_id: dict[str, dict[str, dict[str, Any]]] = {}
+
+    def entries(self, collection: str) -> list[tuple[int, dict[str, Any]]]:
+        found = self.checked.get(collection)
+        return found.entries if found is not None else []
+
+    def ids(self, collection: str) -> dict[str, dict[str, Any]]:
+        """id -> first entry with it, over every mapping entry of the collection."""
+        if collection not in self._by_id:
+            table: dict[str, dict[str, Any]] = {}
+            for _, entry in self.entries(collection):
+                if isinstance(entry.get("id"), str):
+                    table.setdefault(entry["id"], entry)
+            self._by_id[collection] = table
+        return self._by_id[collection]
+
+    def entry(self, collection: str, id_: str) -> dict[str, Any] | None:
+        return self.ids(collection).get(id_)
+
+    def problem(self, index: int, rel: tuple[str | int, ...], message: str) -> None:
+        assert self.current is not None
+        c = self.current
+        if c.doc is not None and any(_related((c.collection.key, index, *rel), bad)
+                                     for bad in c.doc.damaged):
+            return
+        c.sink.add((c.collection.key, index, *rel), message, entry=index)
+
+
+def _references(ctx: _Context, checked: _Checked) -> None:
+    """Every id that names an entry of another (or the same) collection must resolve."""
+    c = checked.collection
+    fields = c.fields()
+    for index, entry in checked.entries:
+        for path, f, value in schema_mod.walk(fields, entry):
+            if f.ref is None:
+                continue
+            items = [(path, value)] if f.kind == "ref" else (
+                [((*path, i), v) for i, v in enumerate(value)] if isinstance(value, list) else [])
+            for rel, item in items:
+                if isinstance(item, str) and _SLUG_RE.match(item) \
+                        and ctx.entry(f.ref, item) is None:
+                    ctx.problem(index, rel, _dangling(item, f.ref, ctx))
+
+
+def _dangling(value: str, target: str, ctx: _Context) -> str:
+    spec = BY_NAME[target]
+    ids = ctx.ids(target)
+    if not ids:
+        return (f"{value!r} is not a {spec.singular} id: {spec.file} has no entries yet; add "
+                "it there first")
+    return f"{value!r} is not a {spec.singular} id in {spec.file}{did_you_mean(value, ids)}"
+
+
+#: A collection's input: (path used in messages, file bytes, or None when the file is absent).
+Source = tuple[str, bytes | None]
+
+
+def check_sources(sources: Mapping[str, Source]) -> dict[str, LoadResult]:
+    """Validate the given collections together; absent optional files are empty collections.
+
+    References into a collection that is not among ``sources`` resolve against nothing, so
+    callers pass every collection a file may refer to (``load`` and ``load_collections`` do).
+    """
+    checked: dict[str, _Checked] = {}
     with paused_gc():
-        return check(parse_bytes(data), path)
+        for name, (path, data) in sources.items():
+            c = BY_NAME[name]
+            if data is None:
+                checked[name] = _Checked(c, _Sink(path, None, c.key), None, [], [])
+                if c.required:
+                    checked[name].sink.add((), "cannot read the file: it does not exist",
+                                           at=(0, 0))
+                continue
+            checked[name] = _check_file(parse_bytes(data), path, c)
+        ctx = _Context(checked)
+        for item in checked.values():
+            ctx.current = item
+            _references(ctx, item)
+            for rule in item.collection.rules:
+                rule(ctx)
+    return {name: item.result() for name, item in checked.items()}
+
+
+def load_bytes(data: bytes, path: str = DEFAULT_DATABASE, collection: str | None = None,
+               others: Mapping[str, bytes] | None = None) -> LoadResult:
+    """Validate YAML bytes of one collection; ``path`` names the file in problems (and, unless
+    ``collection`` is given, says which collection it is). ``others`` are the bytes of the
+    collections its references resolve in; those not given are empty."""
+    c = BY_NAME[collection] if collection else for_path(path)
+    sources: dict[str, Source] = {name: (BY_NAME[name].file, blob)
+                                  for name, blob in (others or {}).items()}
+    sources[c.name] = (path, data)
+    return check_sources(sources)[c.name]
+
+
+def _read(path: Path) -> tuple[bytes | None, str | None]:
+    """(bytes, None), (None, None) for an absent file, or (None, reason) when unreadable."""
+    try:
+        return path.read_bytes(), None
+    except FileNotFoundError:
+        return None, None
+    except OSError as exc:
+        return None, exc.strerror or str(exc)
+
+
+def _unreadable(path: str, reason: str, c: Collection) -> LoadResult:
+    return LoadResult([], [Problem(path, 0, 0, "", f"cannot read the file: {reason}")], c)
+
+
+def load_collections(papers: str | os.PathLike[str] = DEFAULT_DATABASE) -> Loaded:
+    """Read and validate every collection: ``papers`` and the files beside it.
+
+    This is what ``repro validate``, ``build`` and ``render`` run: the returned
+    :class:`Loaded` has each collection's records (``.catalog``) and every problem. A missing
+    papers file is a problem; a missing other file is an empty collection.
+    """
+    sources: dict[str, Source] = {}
+    failed: dict[str, LoadResult] = {}
+    unreadable: list[tuple[str, str]] = []
+    for name, path in sibling_paths(papers).items():
+        data, reason = _read(path)
+        if reason is not None or (data is None and BY_NAME[name].required):
+            reason = reason or "no such file"
+            failed[name] = _unreadable(str(path), reason, BY_NAME[name])
+            unreadable.append((str(path), reason))
+            continue
+        sources[name] = (str(path), data)
+    results = check_sources(sources)
+    results.update(failed)
+    ordered = {c.name: results[c.name] for c in COLLECTIONS if c.name in results}
+    catalog = Catalog(**{name: tuple(r.records) for name, r in ordered.items()})
+    return Loaded(catalog, ordered, unreadable)
 
 
 def load(path: str | os.PathLike[str] = DEFAULT_DATABASE) -> LoadResult:
-    """Read and validate a database file. A file that cannot be read is one problem, not a crash."""
+    """Read and validate one collection file (which one, by its name; papers otherwise).
+
+    Its references resolve against the collection files beside it. A file that cannot be read
+    is one problem, not a crash.
+    """
+    c = for_path(path)
     name = str(path)
-    try:
-        data = Path(path).read_bytes()
-    except OSError as exc:
-        reason = exc.strerror or str(exc)
-        return LoadResult([], [Problem(name, 0, 0, "", f"cannot read the file: {reason}")])
-    return load_bytes(data, name)
+    data, reason = _read(Path(path))
+    if data is None:
+        return _unreadable(name, reason or "no such file", c)
+    papers = Path(path) if c is PAPERS else Path(path).parent / Path(PAPERS.file).name
+    sources: dict[str, Source] = {}
+    for other, sibling in sibling_paths(papers).items():
+        if other != c.name:
+            sources[other] = (str(sibling), _read(sibling)[0])
+    if c is not PAPERS and sources[PAPERS.name][1] is None:
+        sources[PAPERS.name] = (sources[PAPERS.name][0], b"papers: []\n")
+    sources[c.name] = (name, data)
+    return check_sources(sources)[c.name]
 
 
 # --- output ------------------------------------------------------------------------------------
@@ -569,13 +841,20 @@ def load(path: str | os.PathLike[str] = DEFAULT_DATABASE) -> LoadResult:
 def summary(problems: list[Problem]) -> str:
     """``3 problems in 2 papers``; problems outside any entry (syntax, top level) said apart."""
     n = len(problems)
-    entries = len({p.entry for p in problems if p.entry is not None})
+    entries: dict[str, set[tuple[str, int]]] = {}
+    for p in problems:
+        if p.entry is not None:
+            entries.setdefault(for_path(p.path).singular, set()).add((p.path, p.entry))
     loose = sum(1 for p in problems if p.entry is None)
     total = f"{n} problem{'s' if n != 1 else ''}"
+    nouns = {for_path(p.path).singular for p in problems}
+    outside = f"outside any {nouns.pop()}" if len(nouns) == 1 else "outside any entry"
     if not entries:
-        return f"{total} outside any paper" if n else "no problems"
-    text = f"{total} in {entries} paper{'s' if entries != 1 else ''}"
-    return text + (f", {loose} outside any paper" if loose else "")
+        return f"{total} {outside}" if n else "no problems"
+    parts = [f"{len(keys)} {noun}{'s' if len(keys) != 1 else ''}"
+             for noun, keys in entries.items()]
+    text = f"{total} in {' and '.join(parts)}"
+    return text + (f", {loose} {outside}" if loose else "")
 
 
 def report(problems: list[Problem], stream: TextIO, github: bool | None = None) -> None:
@@ -596,27 +875,42 @@ def report(problems: list[Problem], stream: TextIO, github: bool | None = None) 
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("database", nargs="?", default=DEFAULT_DATABASE, metavar="FILE",
-                        help=f"the YAML database (default: {DEFAULT_DATABASE})")
+    parser.add_argument("database", nargs="?", default=None, metavar="FILE",
+                        help=f"one collection file to check (default: {DEFAULT_DATABASE} and "
+                             "every collection file beside it)")
     parser.add_argument("--github", action="store_true", default=None,
                         help="also emit GitHub Actions annotations (default: when "
                              "GITHUB_ACTIONS=true)")
     parser.add_argument("--quiet", action="store_true",
-                        help="print nothing when the file is valid")
+                        help="print nothing when the data is valid")
 
 
 def run(args: argparse.Namespace) -> int:
-    path = Path(args.database)
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        print(f"repro validate: cannot read {args.database}: {exc.strerror or exc}",
-              file=sys.stderr)
-        return 2
-    result = load_bytes(data, str(args.database))
-    if result.problems:
-        report(result.problems, sys.stderr, github=args.github)
+    if args.database is not None:
+        path = Path(args.database)
+        data, reason = _read(path)
+        if data is None:
+            print(f"repro validate: cannot read {args.database}: {reason or 'no such file'}",
+                  file=sys.stderr)
+            return 2
+        results = {for_path(path).name: load(path)}
+        shown = {for_path(path).name: str(args.database)}
+    else:
+        loaded = load_collections(DEFAULT_DATABASE)
+        if loaded.unreadable:
+            for where, reason in loaded.unreadable:
+                print(f"repro validate: cannot read {where}: {reason}", file=sys.stderr)
+            return 2
+        results = loaded.results
+        shown = {name: BY_NAME[name].file for name in results}
+    problems = [p for r in results.values() for p in r.problems]
+    if problems:
+        report(problems, sys.stderr, github=args.github)
         return 1
     if not args.quiet:
-        print(f"{args.database}: {len(result.papers)} papers valid")
+        for name, result in results.items():
+            c = BY_NAME[name]
+            if c.required or Path(shown[name]).exists():
+                n = len(result.records)
+                print(f"{shown[name]}: {n} {c.singular if n == 1 else c.name} valid")
     return 0

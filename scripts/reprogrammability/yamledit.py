@@ -64,13 +64,16 @@ class NewEntry:
     url: str
     arxiv: str | None = None
     doi: str | None = None
+    #: Chosen on append (``Database.with_ids``) unless given: a new id never renames a paper.
+    id: str | None = None
 
 
 @dataclass(frozen=True)
 class ExistingEntry:
-    """What duplicate checks need from an entry already in the database."""
+    """What duplicate checks and id choice need from an entry already in the database."""
 
     line: int
+    id: str | None
     title: str | None
     arxiv: str | None  #: base id, version stripped
     doi: str | None  #: normalised (lower case, no resolver prefix)
@@ -193,8 +196,26 @@ class Database:
                 except ValueError:
                     pass
             doi = _scalar(item, "doi")
-            out.append(ExistingEntry(item.start_mark.line + 1, _scalar(item, "title"), arxiv,
+            out.append(ExistingEntry(item.start_mark.line + 1, _scalar(item, "id"),
+                                     _scalar(item, "title"), arxiv,
                                      doi_key(doi) if doi else None))
+        return out
+
+    def with_ids(self, entries: Iterable[NewEntry]) -> list[NewEntry]:
+        """``entries`` with an id each: given ones kept, others by ``bibtex.new_id``, unique
+        against the database and against each other (in order)."""
+        from dataclasses import replace
+
+        from .bibtex import new_id
+
+        entries = list(entries)
+        taken = {e.id for e in self.entries if e.id} | {e.id for e in entries if e.id}
+        out = []
+        for entry in entries:
+            if entry.id is None:
+                entry = replace(entry, id=new_id(entry.authors, entry.year, entry.title, taken))
+                taken.add(entry.id)
+            out.append(entry)
         return out
 
     def duplicate_of(self, entry: NewEntry) -> str | None:
@@ -216,10 +237,10 @@ class Database:
     def appended(self, entries: Iterable[NewEntry]) -> tuple[str, list[int]]:
         """The new file text with ``entries`` at the end of the list, and each one's 1-based line.
 
-        Only the inserted lines differ from the original text (and, for an empty ``papers: []``,
-        that one line becomes ``papers:``).
+        Entries without an id get one (:meth:`with_ids`). Only the inserted lines differ from
+        the original text (and, for an empty ``papers: []``, that one line becomes ``papers:``).
         """
-        entries = list(entries)
+        entries = self.with_ids(entries)
         if not entries:
             return self.text, []
         lines = self.text.splitlines(keepends=True)
@@ -350,7 +371,8 @@ class Database:
 
 def entry_values(entry: NewEntry) -> dict[str, Any]:
     """The entry as plain YAML values, in the order the database writes fields."""
-    out: dict[str, Any] = {
+    out: dict[str, Any] = {"id": entry.id} if entry.id else {}
+    out |= {
         "title": entry.title,
         "authors": list(entry.authors),
         "year": entry.year,

@@ -1,13 +1,14 @@
 """Links and anchors, with the file and line each came from.
 
-Two sources: ``data/papers.yaml`` (the ``url`` and ``code`` fields of every paper; an error names
-the paper's title) and the rendered markdown (README.md, docs/*.md, CONTRIBUTING.md). The
-markdown scanner is deliberately small rather than a full CommonMark parser: it understands what
-the renderer and contributors actually write (inline links and images, reference definitions,
-autolinks, bare URLs, HTML ``href``/``src``), skips fenced code, inline code and HTML comments
-(none of which GitHub turns into links), and records every anchor a page defines: headings with
-GitHub's slug rules and duplicate suffixes (from ``reprogrammability.markdown``) plus explicit
-``id=``/``name=`` anchors.
+Two sources: the collection files (``data/papers.yaml`` and the files beside it: the link fields
+each collection's spec names, e.g. a paper's ``url`` and ``code``; an error names the entry) and
+the rendered markdown (README.md, docs/*.md, CONTRIBUTING.md). The markdown scanner is
+deliberately small rather than a full CommonMark parser: it understands what the renderer and
+contributors actually write (inline links and images, reference definitions, autolinks, bare
+URLs, HTML ``href``/``src``), skips fenced code, inline code and HTML comments (none of which
+GitHub turns into links), and records every anchor a page defines: headings with GitHub's slug
+rules and duplicate suffixes (from ``reprogrammability.markdown``) plus explicit ``id=``/``name=``
+anchors.
 
 Everything works on text as well as files so ``--changed-only`` can extract from ``git show``.
 """
@@ -54,7 +55,7 @@ class Link:
     file: str  #: path relative to the repository root, with forward slashes
     line: int  #: 1-based
     kind: str  #: REMOTE | LOCAL | OTHER
-    context: str = ""  #: the paper's title, for links from papers.yaml
+    context: str = ""  #: the entry's title or name, for links from a collection file
     field: str = ""  #: the YAML field (url/code) or markdown construct (link/image/ref/...)
 
     @property
@@ -80,16 +81,21 @@ def remote_key(target: str) -> str:
 
 
 # ---------------------------------------------------------------------------------------------
-# papers.yaml
+# the collections' YAML files
 
 
-def extract_papers_text(text: str, relpath: str) -> list[Link]:
-    """``url``/``code`` of every entry, with the value's line and the paper's title.
+def extract_collection_text(text: str, relpath: str) -> list[Link]:
+    """The link fields of every entry of a collection file, with line and entry label.
 
-    Works on the YAML node tree rather than on ``Paper`` objects so that a paper failing
-    validation for an unrelated reason (a bad tag) still has its links checked.
+    Which collection a file holds is read from its top-level key (``papers``, ``datasets``,
+    ...); each collection's spec (``collections.py``) names its link fields (``url`` and
+    ``code`` of papers, ``source.url`` of results) and the field that labels an entry.
+    Works on the YAML node tree rather than on records so that an entry failing validation
+    for an unrelated reason (a bad tag) still has its links checked.
     """
     import yaml
+
+    from ..collections import BY_KEY, PAPERS
 
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     try:
@@ -100,11 +106,11 @@ def extract_papers_text(text: str, relpath: str) -> list[Link]:
         raise ExtractError(f"{relpath}:{line}: YAML syntax error: {exc.problem}") from None
     except yaml.YAMLError as exc:
         raise ExtractError(f"{relpath}: cannot read YAML: {exc}") from None
-    entries = None
+    entries, spec = None, PAPERS
     if isinstance(root, yaml.MappingNode):
         for key, value in root.value:
-            if isinstance(key, yaml.ScalarNode) and key.value == "papers":
-                entries = value
+            if isinstance(key, yaml.ScalarNode) and key.value in BY_KEY:
+                entries, spec = value, BY_KEY[key.value]
     elif isinstance(root, yaml.SequenceNode):
         entries = root
     if not isinstance(entries, yaml.SequenceNode):
@@ -113,28 +119,31 @@ def extract_papers_text(text: str, relpath: str) -> list[Link]:
     for entry in entries.value:
         if not isinstance(entry, yaml.MappingNode):
             continue
-        fields = {k.value: v for k, v in entry.value if isinstance(k, yaml.ScalarNode)}
-        title_node = fields.get("title")
-        title = title_node.value if isinstance(title_node, yaml.ScalarNode) else ""
-        if not title:
-            title = f"entry at line {entry.start_mark.line + 1}"
-        for name in ("url", "code"):
-            node = fields.get(name)
+        label_node = _child(entry, (spec.label_field,))
+        label = label_node.value if isinstance(label_node, yaml.ScalarNode) else ""
+        if not label:
+            label = f"entry at line {entry.start_mark.line + 1}"
+        for path in spec.link_fields:
+            node = _child(entry, path)
             values = node.value if isinstance(node, yaml.SequenceNode) else [node]
             for item in values:
                 if isinstance(item, yaml.ScalarNode) and str(item.value).strip():
                     target = str(item.value).strip()
-                    links.append(
-                        Link(
-                            target,
-                            relpath,
-                            item.start_mark.line + 1,
-                            classify(target),
-                            context=title,
-                            field=name,
-                        )
-                    )
+                    links.append(Link(target, relpath, item.start_mark.line + 1,
+                                      classify(target), context=label, field=".".join(path)))
     return links
+
+
+def _child(node, path: tuple[str, ...]):
+    """The node at ``path`` inside nested mappings, or None."""
+    import yaml
+
+    for name in path:
+        if not isinstance(node, yaml.MappingNode):
+            return None
+        node = next((v for k, v in node.value
+                     if isinstance(k, yaml.ScalarNode) and k.value == name), None)
+    return node
 
 
 # ---------------------------------------------------------------------------------------------
@@ -392,9 +401,9 @@ def is_markdown(path: str | Path) -> bool:
 
 
 def extract_text(text: str, relpath: str) -> list[Link]:
-    """Links of one input by its kind: YAML (papers database) or markdown."""
+    """Links of one input by its kind: YAML (a collection file) or markdown."""
     if relpath.lower().endswith((".yaml", ".yml")):
-        return extract_papers_text(text, relpath)
+        return extract_collection_text(text, relpath)
     return extract_markdown_text(text, relpath)
 
 
@@ -417,11 +426,14 @@ def extract_file(path: Path, root: Path) -> list[Link]:
 
 
 def default_inputs(root: Path, papers: str, markdown: Iterable[str]) -> list[Path]:
-    """The papers database and the markdown globs that exist, sorted and without repeats."""
+    """The collection files (the papers database and those beside it) and the markdown globs
+    that exist, in that order, without repeats."""
+    from ..collections import sibling_paths
+
     seen: dict[Path, None] = {}
-    candidate = root / papers
-    if candidate.is_file():
-        seen[candidate] = None
+    for candidate in sibling_paths(root / papers).values():
+        if candidate.is_file():
+            seen[candidate] = None
     for pattern in markdown:
         for name in sorted(glob.glob(str(root / pattern), recursive=True)):
             p = Path(name)
