@@ -121,6 +121,40 @@ def test_rendered_readme_passes_awesome_lint(tmp_path: Path) -> None:
     assert {f["ruleId"] for f in findings if f["fatal"]} <= NETWORK_ONLY_RULES
 
 
+def test_readme_with_every_collection_passes_awesome_lint(tmp_path: Path) -> None:
+    """Applications, tools, datasets and the learning path, with a tool at a paper's URL
+    (it falls back to its docs entry) and descriptions without a final full stop."""
+    from dataclasses import replace
+
+    from reprogrammability.collections import Catalog
+    from reprogrammability.papers import DomainPair
+    from reprogrammability.records import Dataset, Resource, Tool
+
+    first, *rest = _papers()
+    first = replace(first, domain=DomainPair(("image",), ("audio", "text")),
+                    backbones=("ResNet-50",), datasets=("esc",))
+    catalog = Catalog(
+        papers=(first, *rest),
+        datasets=(Dataset("esc", "ESC-50", "dataset", "audio", "sound classification",
+                          "https://example.org/esc", "Environmental sounds"),
+                  Dataset("suite", "A *Suite*", "suite", "image", "image classification",
+                          "https://example.org/suite", "Many tasks.", members=("esc",))),
+        tools=(Tool("kit", "Kit", "official code", first.url, "Python", (first.id,),
+                    "The paper's code"),
+               Tool("lib", "lib_x", "library", "https://example.org/lib", "Python",
+                    (first.id,), "lower-case start is fine after the kind")),
+        resources=(Resource("start", "Start <here>", 2025, "survey", "https://example.org/s",
+                            1, "Read first", authors=("Zesheng Ye",)),
+                   Resource("next", "Next", 2024, "blog post", "https://example.org/n", 2,
+                            "Then this?")),
+    )
+    readme = render_outputs(catalog, ".")["README.md"]
+    assert "## Tools & Libraries" in readme and "- [Kit]" not in readme
+    assert "also lists the 1 entry whose page is already linked above" in readme
+    findings = _lint(readme, tmp_path / "collections")
+    assert _unexpected_errors(findings) == []
+
+
 def test_empty_database_readme_passes_awesome_lint(tmp_path: Path) -> None:
     findings = _lint(render_outputs([], ".")["README.md"], tmp_path / "empty")
     assert _unexpected_errors(findings) == []

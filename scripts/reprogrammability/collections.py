@@ -166,6 +166,8 @@ def _result_rules(ctx: RuleContext) -> None:
         try:
             combos = set(product(*(as_tuple(paper[a.field]) for a in AXES)))
         except (KeyError, TypeError):
+            combos = set()
+        if not combos or not all(isinstance(v, str) for c in combos for v in c):
             continue  # the paper's own tags are broken; that is reported at the paper
         if all(isinstance(v, str) for v in wanted) and wanted not in combos:
             listed = "; ".join(" · ".join(c) for c in sorted(combos))
@@ -309,7 +311,7 @@ RESULTS = Collection(
     description=_generated("data/results.yaml", "numbers reported in papers or reproduced by "
                            "this repository, each tied to its paper, cell, backbone, dataset "
                            "and source"),
-    duplicates=(DuplicateKey("method", "paper, method, backbone, dataset, split, shots, metric "
+    duplicates=(DuplicateKey("paper", "paper, method, backbone, dataset, split, shots, metric "
                                        "and source kind", _result_key),),
     link_fields=(("source", "url"),),
     label_field="method",

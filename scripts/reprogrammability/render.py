@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterable
 from functools import lru_cache
 from itertools import chain
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from . import taxonomy
 from .atomic import write_text_atomic
@@ -400,21 +400,33 @@ def _taxonomy_table() -> str:
 
 
 class _Ledger:
-    """The README's once-only links: the first claim of a URL gets it, later ones a fallback.
+    """The README's once-only links: the first claim of a URL gets it, later ones None.
 
-    awesome-lint rejects a README that links one URL twice; a tool or resource whose page is
-    already linked (say, a survey that is also a paper) links to its docs entry instead.
+    awesome-lint rejects a README that links one URL twice, and a list item must link an
+    absolute URL; so a tool or resource whose page is already linked (a paper's official code,
+    a survey that is also a paper) is left to its docs page, and the section says so.
     """
 
     def __init__(self) -> None:
         self.used: set[str] = set()
 
-    def claim(self, url: str, fallback: str | None = None) -> str | None:
+    def claim(self, url: str) -> str | None:
         key = normalize_url(url)
         if key in self.used:
-            return fallback
+            return None
         self.used.add(key)
         return url
+
+    def items(self, records: list, summary: Callable[[Any], str]) -> tuple[list[dict], str]:
+        """README items for the records whose URL is still free, and how many were left out
+        (``"2 entries"``, or "" when none)."""
+        items = []
+        for record in records:
+            url = self.claim(href(record.url))
+            if url is not None:
+                items.append({"record": record, "url": url, "text": summary(record)})
+        skipped = len(records) - len(items)
+        return items, "" if not skipped else f"{skipped} entr{'y' if skipped == 1 else 'ies'}"
 
 
 def _readme_context(entries: list[Entry], catalog: Catalog, pages: dict[str, dict]) -> dict:
@@ -435,12 +447,11 @@ def _readme_context(entries: list[Entry], catalog: Catalog, pages: dict[str, dic
         for e in groups[p.key]:
             if e.code:
                 e.readme_code = ledger.claim(e.code)
-    tools = [{"tool": t, "url": ledger.claim(href(t.url), f"docs/tools.md#{t.id}"),
-              "text": _tool_summary(t)} for t in pages["docs/tools.md"]["tools"]]
-    datasets = [{"dataset": d, "url": ledger.claim(href(d.url), f"docs/datasets.md#{d.id}"),
-                 "text": _dataset_summary(d)} for d in pages["docs/datasets.md"]["datasets"]]
-    resources = [{"resource": r, "url": ledger.claim(href(r.url), f"docs/resources.md#{r.id}"),
-                  "text": _resource_summary(r)} for r in pages["docs/resources.md"]["resources"]]
+    tools, tools_elsewhere = ledger.items(pages["docs/tools.md"]["tools"], _tool_summary)
+    datasets, datasets_elsewhere = ledger.items(pages["docs/datasets.md"]["datasets"],
+                                                _dataset_summary)
+    resources, resources_elsewhere = ledger.items(pages["docs/resources.md"]["resources"],
+                                                  _resource_summary)
     applications = pages["docs/applications.md"]
     present = {
         "applications": bool(applications["papers"]),
@@ -448,6 +459,12 @@ def _readme_context(entries: list[Entry], catalog: Catalog, pages: dict[str, dic
     }
     sections = [(key, title) for key, title in zip(_SECTION_KEYS, README_SECTIONS)
                 if present.get(key, True)]
+    # A page with entries but no README section (every link already taken) is still linked.
+    unlisted = [(title, f"docs/{name}.md") for name, title, records in (
+        ("tools", "Tools & Libraries", catalog.tools),
+        ("datasets", "Datasets & Benchmarks", catalog.datasets),
+        ("resources", "Learning Resources", catalog.resources),
+    ) if records and not present[name]]
 
     # Slugs from the same heading list the template writes, so the ToC and headings agree.
     paradigm_labels = [p.label for p in taxonomy.PARADIGMS]
@@ -480,6 +497,10 @@ def _readme_context(entries: list[Entry], catalog: Catalog, pages: dict[str, dic
         "tools": tools,
         "datasets": datasets,
         "resources": resources,
+        "unlisted_pages": unlisted,
+        "tools_elsewhere": tools_elsewhere,
+        "datasets_elsewhere": datasets_elsewhere,
+        "resources_elsewhere": resources_elsewhere,
         "schema_paths": SCHEMA_PATHS,
     }
 
