@@ -139,14 +139,15 @@ def test_readme_with_every_collection_passes_awesome_lint(tmp_path: Path) -> Non
                           "https://example.org/esc", "Environmental sounds"),
                   Dataset("suite", "A *Suite*", "suite", "image", "image classification",
                           "https://example.org/suite", "Many tasks.", members=("esc",))),
-        tools=(Tool("kit", "Kit", "official code", first.url, "Python", (first.id,),
-                    "The paper's code"),
-               Tool("lib", "lib_x", "library", "https://example.org/lib", "Python",
-                    (first.id,), "lower-case start is fine after the kind")),
-        resources=(Resource("start", "Start <here>", 2025, "survey", "https://example.org/s",
-                            1, "Read first", authors=("Zesheng Ye",)),
-                   Resource("next", "Next", 2024, "blog post", "https://example.org/n", 2,
-                            "Then this?")),
+        tools=(Tool(id="kit", name="Kit", kind="official code", url=first.url,
+                    language="Python", implements=(first.id,), description="The paper's code"),
+               Tool(id="lib", name="lib_x", kind="library", url="https://example.org/lib",
+                    language="Python", description="lower-case start is fine after the kind")),
+        resources=(Resource(id="start", title="Start <here>", year=2025, kind="survey",
+                            url="https://example.org/s", level=1, description="Read first",
+                            authors=("Zesheng Ye",)),
+                   Resource(id="next", title="Next", kind="blog post",
+                            url="https://example.org/n", level=2, description="Then this?")),
     )
     readme = render_outputs(catalog, ".")["README.md"]
     assert "## Tools & Libraries" in readme and "- [Kit]" not in readme

@@ -337,13 +337,15 @@ def catalog() -> Catalog:
             Dataset("glue-x", "GLUE-X", "suite", "text", "language understanding",
                     "https://example.org/glue-x", "A suite.", members=("esc",)),
         ),
-        tools=(Tool("kit", "Kit", "library", "https://example.org/kit", "Python",
-                    ("tsai2020audio", "tsai2021text"), "Implements both", license="MIT"),),
+        tools=(Tool(id="kit", name="Kit", kind="library", url="https://example.org/kit",
+                    language="Python", implements=("tsai2020audio", "tsai2021text"),
+                    description="Implements both", license="MIT"),),
         resources=(
-            Resource("deep-dive", "Deep Dive", 2024, "lecture notes",
-                     "https://example.org/deep", 2, "Second"),
-            Resource("start-here", "Start Here", 2023, "survey", "https://example.org/start", 1,
-                     "First", authors=("Ada Tsai", "Bo Chen", "Chen Li")),
+            Resource(id="deep-dive", title="Deep Dive", kind="lecture notes",
+                     url="https://example.org/deep", level=2, description="Second"),
+            Resource(id="start-here", title="Start Here", year=2023, kind="survey",
+                     url="https://example.org/start", level=1, description="First",
+                     authors=("Ada Tsai", "Bo Chen", "Chen Li")),
         ),
     )
 
@@ -380,6 +382,7 @@ def test_tools_and_resources_pages(catalog: Catalog) -> None:
     assert resources.index("## Level 1") < resources.index("Start Here") < \
         resources.index("## Level 2") < resources.index("Deep Dive")
     assert "Level 1, survey by Ada Tsai et al., 2023. First." in resources
+    assert "Level 2, lecture notes. Second." in resources  # no year recorded
 
 
 def test_applications_group_papers_under_every_domain_pair(catalog: Catalog) -> None:

@@ -55,8 +55,8 @@ class Tool:
     kind: str
     url: str
     language: str
-    implements: tuple[str, ...]
     description: str
+    implements: tuple[str, ...] = ()
     license: str | None = None
     line: int = 0
     lines: dict[str, int] = _lines()
@@ -64,7 +64,7 @@ class Tool:
     @classmethod
     def from_entry(cls, entry: dict[str, Any], line: int, lines: dict[str, int]) -> Tool:
         return cls(id=entry["id"], name=entry["name"], kind=entry["kind"], url=entry["url"],
-                   language=entry["language"], implements=tuple(entry["implements"]),
+                   language=entry["language"], implements=tuple(entry.get("implements", ())),
                    description=entry["description"], license=entry.get("license"),
                    line=line, lines=lines)
 
@@ -75,11 +75,11 @@ class Resource:
 
     id: str
     title: str
-    year: int
     kind: str
     url: str
     level: int
     description: str
+    year: int | None = None
     authors: tuple[str, ...] = ()
     venue: str | None = None
     line: int = 0
@@ -87,7 +87,8 @@ class Resource:
 
     @classmethod
     def from_entry(cls, entry: dict[str, Any], line: int, lines: dict[str, int]) -> Resource:
-        return cls(id=entry["id"], title=entry["title"], year=int(entry["year"]),
+        return cls(id=entry["id"], title=entry["title"],
+                   year=int(entry["year"]) if "year" in entry else None,
                    kind=entry["kind"], url=entry["url"], level=int(entry["level"]),
                    description=entry["description"], authors=tuple(entry.get("authors", ())),
                    venue=entry.get("venue"), line=line, lines=lines)

@@ -641,7 +641,8 @@ def _dataset_summary(d: Dataset) -> str:
 def _resource_summary(r: Resource) -> str:
     by = f" by {short_authors(r.authors)}" if r.authors else ""
     venue = f", {r.venue}" if r.venue else ""
-    return (f"Level {r.level}, {r.kind}{_escape_cached(by + venue)}, {r.year}. "
+    year = f", {r.year}" if r.year is not None else ""
+    return (f"Level {r.level}, {r.kind}{_escape_cached(by + venue)}{year}. "
             f"{_sentence(r.description)}")
 
 
@@ -704,9 +705,9 @@ def _tools_context(catalog: Catalog) -> dict:
 
 
 def _resources_context(catalog: Catalog) -> dict:
-    """The learning path: resources by level, then newest first, then title."""
+    """The learning path: resources by level, then newest first (undated last), then title."""
     resources = sorted(catalog.resources,
-                       key=lambda r: (r.level, -r.year, r.title.casefold(), r.id))
+                       key=lambda r: (r.level, -(r.year or 0), r.title.casefold(), r.id))
     levels: dict[int, list[dict]] = {}
     for r in resources:
         levels.setdefault(r.level, []).append({

@@ -203,8 +203,8 @@ def _tags(name: str, vocab: Vocab, title: str, description: str) -> Field:
     return Field(name, "tags", title, description, required=True, vocab=vocab)
 
 
-def _year(description: str) -> Field:
-    return Field("year", "year", "Year", description, required=True, minimum=YEAR_MIN)
+def _year(description: str, required: bool = True) -> Field:
+    return Field("year", "year", "Year", description, required=required, minimum=YEAR_MIN)
 
 
 def paper_fields() -> tuple[Field, ...]:
@@ -282,7 +282,8 @@ def tool_fields() -> tuple[Field, ...]:
         Field("language", "text", "Language", "The main programming language.", required=True),
         Field("license", "text", "License", "The licence, as the repository states it."),
         Field("implements", "refs", "Implements", "Ids (data/papers.yaml) of the papers whose "
-              "methods it implements.", required=True, ref="papers"),
+              "methods it implements; omit it for general code that implements none of them.",
+              ref="papers"),
         _description("tool"),
     )
 
@@ -292,7 +293,8 @@ def resource_fields() -> tuple[Field, ...]:
         _id("resource"),
         Field("title", "text", "Title", "The resource's title.", required=True),
         Field("authors", "names", "Authors", "The named authors or speakers, in order."),
-        _year("Year it appeared, as an unquoted integer."),
+        _year("Year it appeared, as an unquoted integer; omit it for a page without one.",
+              required=False),
         Field("kind", "choice", "Kind", "What sort of resource it is.", required=True,
               vocab=_kind_vocab("resource-kind", "resource", taxonomy.RESOURCE_KINDS)),
         _url("resource"),
