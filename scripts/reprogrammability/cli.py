@@ -16,7 +16,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "build": ("reprogrammability.build", "validate, then render every derived file (the main job)"),
     "validate": ("reprogrammability.validate",
                  "check data/*.yaml (every collection) against the schemas and rules"),
-    "render": ("reprogrammability.render", "render README.md and docs/ from data/papers.yaml"),
+    "render": ("reprogrammability.render", "render README.md and docs/ from data/*.yaml"),
     "links": ("reprogrammability.links.cli", "check every URL and anchor in the data and the docs"),
     "add": ("reprogrammability.arxiv_cli", "append papers to data/papers.yaml from arXiv metadata"),
     "refresh": ("reprogrammability.arxiv_cli", "report papers whose arXiv metadata disagrees"),
