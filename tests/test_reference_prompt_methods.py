@@ -182,6 +182,38 @@ def test_clip_prompt_learners_refuse_other_backbones_and_bad_settings():
         registry.create_manipulation("coop", adapter, lenght=3)
 
 
+def test_load_clip_reads_a_saved_model_and_tokenises_the_class_prompts(tmp_path):
+    """The loading path users take with real weights, from a local directory (no download)."""
+    import json
+
+    import transformers
+
+    from reference.clip import load_clip
+
+    words = ["c", "a", "t", "d", "o", "g", "."]
+    pieces = words + [w + "</w>" for w in words] + ["ca", "cat</w>", "do", "dog</w>"]
+    vocab = {"!": 0, "<|startoftext|>": 1, "<|endoftext|>": support.CLIP_EOT}
+    vocab.update({w: i for i, w in enumerate(pieces, start=2)})
+    (tmp_path / "vocab.json").write_text(json.dumps(vocab))
+    (tmp_path / "merges.txt").write_text("#version: 0.2\nc a\nca t</w>\nd o\ndo g</w>\n")
+    files = [str(tmp_path / "vocab.json"), str(tmp_path / "merges.txt")]
+    tokenizer = transformers.CLIPTokenizer(*files)
+    tokenizer.save_pretrained(tmp_path)
+    tiny_clip().save_pretrained(tmp_path)
+
+    adapter = load_clip(str(tmp_path), ["cat", "dog"], template="{}.")
+    cat, dog, dot = vocab["cat</w>"], vocab["dog</w>"], vocab[".</w>"]
+    expected = [[1, cat, dot, support.CLIP_EOT], [1, dog, dot, support.CLIP_EOT]]
+    assert adapter.class_ids.tolist() == expected
+    x = images()
+    with torch.no_grad():
+        ours = adapter.run(x, Nothing(adapter))
+        theirs = tiny_clip()(
+            input_ids=torch.tensor(expected), pixel_values=adapter.normalize(adapter.fit(x))
+        ).logits_per_image
+    torch.testing.assert_close(ours, theirs, atol=1e-5, rtol=0)
+
+
 def test_clip_adapter_rejects_prompts_without_end_tokens():
     with pytest.raises(ValueError, match="start- and end-of-text"):
         adapt(tiny_clip(), class_prompts={"input_ids": torch.tensor([[1]])})
