@@ -59,6 +59,8 @@ def test_schema_check_rejects_a_broken_workflow(tmp_path: Path) -> None:
 WRITERS: dict[tuple[str, str], set[str]] = {
     ("links-scheduled.yml", "links"): {"issues"},  # posts the link report
     ("discover.yml", "discover"): {"issues"},  # posts the candidates report
+    # pushes the suggestion's branch, opens its PR, replies on the issue; runs no checkout code
+    ("suggest-paper.yml", "reply"): {"contents", "pull-requests", "issues"},
 }
 
 
@@ -94,8 +96,8 @@ def _repro_invocations() -> list[tuple[str, list[str]]]:
 def test_workflows_call_repro() -> None:
     """validate + render check, the link checks and the weekly arXiv search."""
     called = {argv[0] for _, argv in _repro_invocations()}
-    assert called == {"build", "links", "discover"}
-    assert len(_repro_invocations()) == 4
+    assert called == {"build", "links", "discover", "suggest"}
+    assert len(_repro_invocations()) == 6
 
 
 @pytest.mark.parametrize("where,argv", _repro_invocations(), ids=lambda v: v if isinstance(v, str) else " ".join(v))
