@@ -1,7 +1,7 @@
 """``repro build``: the main job. Validate the database, then render every derived file.
 
 Derived files are README.md, docs/papers.md, docs/taxonomy.md, schema/papers.schema.json (from
-``render``) and docs/papers.bib (from ``bibtex``). Nothing is written when validation fails, and
+``render``), docs/papers.bib (from ``bibtex``) and the GitHub issue forms (from ``issueforms``). Nothing is written when validation fails, and
 ``--check`` writes nothing at all: it prints a diff and exits 1 when a committed file is stale.
 """
 
@@ -20,8 +20,11 @@ def derived_outputs(papers: list, root: Path) -> dict[str, str]:
     from .bibtex import export_bib
     from .render import render_outputs
 
+    from .issueforms import form_outputs
+
     outputs = render_outputs(papers, root)
     outputs["docs/papers.bib"] = export_bib(papers)
+    outputs.update(form_outputs())
     return outputs
 
 
