@@ -12,9 +12,12 @@ manipulation's hooks at the right places (see ``core.py``):
   them. Tokens a manipulation inserts after the prefix tokens are dropped before the head, so
   ``global_pool='token'`` and ``'avg'`` pool exactly the tokens the model was trained to pool.
 * :class:`TextAdapter` (a ``transformers`` model): embeddings through ``inputs_embeds``, the
-  per-layer hooks through forward (pre-)hooks on the model's list of layers, and source logits
-  read at the answer position (the ``[MASK]`` token of a masked LM, the last non-padding token of
-  a causal LM; a sequence-classification head's logits as they are).
+  per-layer hooks through forward (pre-)hooks on the model's list of layers, key/value prefixes
+  through the model's own key/value cache argument, and source logits read at the answer
+  position (the ``[MASK]`` token of a masked LM, the last non-padding token of a causal LM; a
+  sequence-classification head's logits as they are).
+* ``reference.clip.CLIPAdapter`` (a ``transformers`` ``CLIPModel``): zero-shot CLIP over a set of
+  class prompts, with the embedding-level hook on the text encoder (CoOp, CoCoOp).
 
 ``transformers`` is never imported here: text models are recognised by their class's module.
 """
@@ -22,6 +25,7 @@ manipulation's hooks at the right places (see ``core.py``):
 from __future__ import annotations
 
 import contextlib
+import inspect
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
@@ -50,6 +54,13 @@ def is_text_model(model: nn.Module) -> bool:
     """A Hugging Face ``transformers`` model (recognised without importing transformers)."""
     return type(model).__module__.startswith("transformers.") and hasattr(
         model, "get_input_embeddings"
+    )
+
+
+def is_clip_model(model: nn.Module) -> bool:
+    """A ``transformers`` CLIP-style dual encoder (``CLIPModel`` and its relatives)."""
+    return is_text_model(model) and all(
+        hasattr(model, a) for a in ("text_model", "vision_model", "text_projection", "logit_scale")
     )
 
 
@@ -104,6 +115,15 @@ class Adapter(nn.Module):
     def run(self, x: Any, manipulation: Manipulation) -> Tensor:
         """Source logits of the model on the manipulated input."""
         raise NotImplementedError
+
+    @property
+    def num_features(self) -> int:
+        """Size of what the model's output layer reads (see :meth:`features`)."""
+        raise TypeError(f"{type(self.model).__name__}: this adapter does not expose features")
+
+    def features(self, x: Any, manipulation: Manipulation) -> Tensor:
+        """What the model's output layer reads on the manipulated input, ``(B, num_features)``."""
+        raise TypeError(f"{type(self.model).__name__}: this adapter does not expose features")
 
     def hidden_states(self, x: Any) -> list[Tensor]:
         """The input of every block for ``x`` (no manipulation), each ``(B, N, D)``, without grad."""
@@ -371,6 +391,43 @@ class TextAdapter(Adapter):
             mask_token_id if mask_token_id is not None else getattr(config, "mask_token_id", None)
         )
         self._use_cache = hasattr(config, "use_cache") and not self.is_masked_lm
+        # transformers 5 renamed ``past_key_values`` to ``cache`` (the old name warns until 5.40).
+        forward = inspect.signature(getattr(model, "base_model", model).forward).parameters
+        self._cache_kwarg = "cache" if "cache" in forward else "past_key_values"
+
+    @property
+    def num_kv_heads(self) -> int:
+        """Heads of the attention keys/values (fewer than query heads under grouped-query
+        attention)."""
+        config = self.model.config
+        return int(getattr(config, "num_key_value_heads", None) or config.num_attention_heads)
+
+    @property
+    def head_dim(self) -> int:
+        config = self.model.config
+        return int(
+            getattr(config, "head_dim", None) or config.hidden_size // config.num_attention_heads
+        )
+
+    @property
+    def num_features(self) -> int:
+        """Width of the hidden state the output embedding (LM head) projects onto the vocabulary."""
+        head = self.model.get_output_embeddings()
+        if head is None:
+            raise TypeError(
+                f"{type(self.model).__name__} has no output embedding to read features at"
+            )
+        return int(head.weight.shape[1])
+
+    def key_value_cache(self, prefix: Sequence[tuple[Tensor, Tensor]]) -> Any:
+        """Per-layer ``(keys, values)`` as the model's key/value cache (a fresh DynamicCache)."""
+        from transformers import DynamicCache
+
+        if len(prefix) != self.num_layers:
+            raise ValueError(
+                f"key/value prefix: {len(prefix)} layers for a {self.num_layers}-layer model"
+            )
+        return DynamicCache(list(prefix))
 
     @property
     def num_source(self) -> int:
@@ -460,13 +517,16 @@ class TextAdapter(Adapter):
                 h.remove()
 
     @contextlib.contextmanager
-    def _answer_only(self, answer: Tensor | None) -> Iterator[None]:
+    def _answer_only(
+        self, answer: Tensor | None, seen: list[Tensor] | None = None
+    ) -> Iterator[None]:
         """Project only the answer position onto the vocabulary.
 
         The output embedding (the LM head's final ``Linear``) would otherwise produce ``(B, L, V)``
         logits — 1.6 GB at batch 64, 128 tokens, GPT-2's 50k vocabulary — of which one row per
-        sequence is read. A pre-hook gathers the answer position's hidden state first; anything
-        after the projection (soft-capping, scaling) is element-wise and unaffected.
+        sequence is read. A pre-hook gathers the answer position's hidden state first (and appends
+        it to ``seen`` when given: the features); anything after the projection (soft-capping,
+        scaling) is element-wise and unaffected.
         """
         head = None if answer is None else self.model.get_output_embeddings()
         if head is None:
@@ -478,7 +538,10 @@ class TextAdapter(Adapter):
             if h.dim() != 3:
                 return args
             rows = torch.arange(h.shape[0], device=h.device)
-            return (h[rows, answer.to(h.device)].unsqueeze(1),) + tuple(args[1:])
+            h = h[rows, answer.to(h.device)]
+            if seen is not None:
+                seen.append(h)
+            return (h.unsqueeze(1),) + tuple(args[1:])
 
         handle = head.register_forward_pre_hook(gather, prepend=True)
         try:
@@ -492,14 +555,35 @@ class TextAdapter(Adapter):
         mask: Tensor,
         manipulation: Manipulation,
         answer: Tensor | None = None,
+        features: bool = False,
     ) -> Tensor:
         """Run the model on embeddings; returns its logits: ``(B, V)`` at ``answer`` when given,
-        else what the model returns (``(B, L, V)``, or ``(B, C)`` for a classifier)."""
+        else what the model returns (``(B, L, V)``, or ``(B, C)`` for a classifier). With
+        ``features``, the answer position's input to the output embedding ``(B, D)`` instead.
+
+        A manipulation's key/value prefix becomes the model's key/value cache: every attention
+        layer reads it before the sequence, exactly as if it had been computed for ``P`` earlier
+        tokens (positions then start at ``P``, and the attention mask gains ``P`` ones in front).
+        """
         kwargs: dict[str, Any] = {"inputs_embeds": embeds, "attention_mask": mask}
         if self._use_cache:
             kwargs["use_cache"] = False
-        with self._hooks(manipulation), self._answer_only(answer):
+        if manipulation.uses_key_value_prefix:
+            prefix = manipulation.key_value_prefix(embeds.shape[0])
+            if prefix is not None:
+                kwargs[self._cache_kwarg] = self.key_value_cache(prefix)
+                ones = mask.new_ones(mask.shape[0], prefix[0][0].shape[-2])
+                kwargs["attention_mask"] = torch.cat([ones, mask], dim=1)
+        if features and (answer is None or self.model.get_output_embeddings() is None):
+            raise TypeError(
+                f"{type(self.model).__name__}: features are read at the answer position, before "
+                "the output embedding; this model has no such head"
+            )
+        seen: list[Tensor] = []
+        with self._hooks(manipulation), self._answer_only(answer, seen if features else None):
             logits = self.model(**kwargs).logits
+        if features:
+            return seen[-1]
         if answer is not None and logits.dim() == 3:
             if logits.shape[1] == 1:
                 return logits[:, 0]
@@ -507,6 +591,12 @@ class TextAdapter(Adapter):
         return logits
 
     def run(self, x: Any, manipulation: Manipulation) -> Tensor:
+        return self._forward(x, manipulation, features=False)
+
+    def features(self, x: Any, manipulation: Manipulation) -> Tensor:
+        return self._forward(x, manipulation, features=True)
+
+    def _forward(self, x: Any, manipulation: Manipulation, features: bool) -> Tensor:
         x = manipulation.transform_input(x)
         raw = isinstance(x, Tensor) and x.is_floating_point()
         batch = None if raw else TokenBatch.coerce(x)
@@ -530,7 +620,7 @@ class TextAdapter(Adapter):
             if inserted:
                 mask = torch.cat([mask.new_ones(b, inserted), mask], dim=1)
                 answer = None if answer is None else answer + inserted
-        return self.forward_embeddings(embeds, mask, manipulation, answer)
+        return self.forward_embeddings(embeds, mask, manipulation, answer, features)
 
     @torch.no_grad()
     def hidden_states(self, x: Any) -> list[Tensor]:
@@ -548,6 +638,10 @@ def adapt(model_or_adapter: Any, **kwargs: Any) -> Adapter:
         return model_or_adapter
     if not isinstance(model_or_adapter, nn.Module):
         raise TypeError(f"adapt: expected a torch model, got {type(model_or_adapter).__name__}")
+    if is_clip_model(model_or_adapter):
+        from .clip import CLIPAdapter
+
+        return CLIPAdapter(model_or_adapter, **kwargs)
     if is_text_model(model_or_adapter):
         return TextAdapter(model_or_adapter, **kwargs)
     if is_timm_vit(model_or_adapter):

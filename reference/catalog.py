@@ -30,6 +30,7 @@ ALIGNMENT_PAPERS: dict[str, str] = {
     "class-assignment": "Hard-coded label mapping (Elsayed et al., ICLR 2019); many-to-one mapping (Voice2Series, Yang et al., ICML 2021)",
     "verbalizer": "PET (Schick & Schütze, EACL 2021); LM-BFF (Gao et al., ACL 2021); KPT (Hu et al., ACL 2022)",
     "linear": "AutoVP's fully connected mapping (Tsao et al., ICLR 2024); VPT's linear head (Jia et al., ECCV 2022)",
+    "class-embeddings": "WARP's class embeddings on the [MASK] features (Hambardzumyan et al., ACL 2021)",
     "rlm": "Random label mapping, the RLM baseline of Chen et al. (CVPR 2023)",
     "flm": "Frequency label mapping (Chen et al., CVPR 2023)",
     "ilm": "Iterative label mapping, ILM-VP (Chen et al., CVPR 2023)",

@@ -10,6 +10,9 @@
     map the raw target input itself),
   - hidden level: :meth:`Manipulation.before_block` / :meth:`Manipulation.after_block`, called by
     the adapter around every transformer block ``i`` with the residual stream ``h`` ``(B, N, D)``.
+  - inside attention: :meth:`Manipulation.key_value_prefix`, per-layer keys and values that every
+    attention layer reads before the sequence's own (prefix tuning); the text adapter hands them
+    to the model as its key/value cache (``past_key_values``), so the sequence itself is unchanged.
 
   A manipulation may implement several hooks (VPT-deep inserts its first prompts at the embedding
   level and replaces them before each later block); ``cell`` records the location the paper names.
@@ -17,7 +20,10 @@
   class/register tokens, at the start of a text sequence); the adapter works out how many were
   added from the sequence length, extends the attention mask, shifts the answer position and, for
   ViTs, drops them again before the head so pooling sees the original tokens.
-* :class:`Alignment` is ``O_ω``: source logits ``(B, num_source)`` -> target logits.
+* :class:`Alignment` is ``O_ω``: source logits ``(B, num_source)`` -> target logits. An alignment
+  with ``reads = "features"`` reads instead the representation the model's output layer reads
+  (``(B, adapter.num_features)``, e.g. the [MASK] state after a masked LM's head transform) —
+  WARP's class embeddings replace the vocabulary projection this way.
 * :class:`Reprogrammed` joins a frozen model (through a backbone adapter, ``backbones.py``), a
   manipulation and an alignment, and keeps the model frozen and in eval mode.
 """
@@ -37,6 +43,10 @@ Cell = taxonomy.Cell
 
 MODALITIES: tuple[str, ...] = ("vision", "text")
 """Backbone families: timm/torchvision image models, and Hugging Face ``transformers`` models."""
+
+BACKBONE_FAMILIES: tuple[str, ...] = MODALITIES + ("vision-language",)
+"""Every family an implementation may declare: the two above, which every cell covers, and
+CLIP-style dual encoders (``reference.clip``), which only the methods made for them need (CoOp)."""
 
 
 @dataclass
@@ -162,6 +172,16 @@ class Manipulation(nn.Module):
         """Hidden level: called with the output of block ``index``; return its replacement."""
         return hidden
 
+    def key_value_prefix(self, batch_size: int) -> list[tuple[Tensor, Tensor]] | None:
+        """Inside attention: ``[(keys, values)]`` per layer, each ``(B, H_kv, P, d_head)``, that
+        every attention layer reads before the sequence's own keys and values; ``None``: none."""
+        return None
+
+    @property
+    def uses_key_value_prefix(self) -> bool:
+        """Whether the adapter must ask for a key/value prefix (skipped otherwise)."""
+        return type(self).key_value_prefix is not Manipulation.key_value_prefix
+
     @property
     def uses_block_hooks(self) -> bool:
         """Whether the adapter must call the per-block hooks (skipped otherwise, for speed)."""
@@ -177,6 +197,7 @@ class Manipulation(nn.Module):
         return (
             type(self).transform_embeddings is not Manipulation.transform_embeddings
             or self.uses_block_hooks
+            or self.uses_key_value_prefix
         )
 
     def extra_repr(self) -> str:
@@ -194,6 +215,8 @@ class Alignment(nn.Module):
     kind: ClassVar[str]
     modalities: ClassVar[tuple[str, ...]] = MODALITIES
     needs_statistics: ClassVar[bool] = False
+    #: ``"logits"``: the model's source logits; ``"features"``: what its output layer reads.
+    reads: ClassVar[str] = "logits"
 
     def __init__(self, num_source: int, num_target: int) -> None:
         super().__init__()
@@ -261,7 +284,10 @@ class Reprogrammed(nn.Module):
         return self
 
     def source_logits(self, x: Any) -> Tensor:
-        """The frozen model's logits on the manipulated input, before alignment."""
+        """The frozen model's logits on the manipulated input, before alignment (or the features
+        its output layer reads, for an alignment that ``reads = "features"``)."""
+        if self.alignment.reads == "features":
+            return self.adapter.features(x, self.manipulation)
         return self.adapter.run(x, self.manipulation)
 
     def forward(self, x: Any) -> Tensor:

@@ -9,26 +9,54 @@ the reference used for a taxonomy value. An implementation claims a default with
 ``default_for=("vision", "text")`` at registration; without a claim, the first registered
 implementation of that cell/kind that supports the modality is used.
 
+Metadata: an implementation may also declare what it reproduces, as timm's default configs do,
+so catalogues read facts instead of parsing docstrings: ``papers=("zhou2022learning",)`` (paper ids
+of ``data/papers.yaml``), ``fidelity="faithful"`` or ``"simplified"`` (the class docstring says what
+differs), and ``config=SomeConfig`` (a dataclass of its settings; ``create_*`` then builds the
+config from the keyword arguments, so a bad setting fails in its ``__post_init__`` with a message,
+and the implementation is constructed as ``cls(adapter, config)``). ``manipulation_info(name)`` and
+``alignment_info(name)`` return the record.
+
 The implementations are imported lazily, on the first query, so ``import reference`` stays light
 and never imports ``transformers``.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
+import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from reprogrammability import taxonomy
 from torch import nn
 
-from .core import MODALITIES, Alignment, Cell, Manipulation, Reprogrammed
+from .core import BACKBONE_FAMILIES, Alignment, Cell, Manipulation, Reprogrammed
 
 _MANIPULATIONS: dict[str, type[Manipulation]] = {}
 _ALIGNMENTS: dict[str, type[Alignment]] = {}
 _DEFAULT_MANIPULATIONS: dict[tuple[Cell, str], str] = {}
 _DEFAULT_ALIGNMENTS: dict[tuple[str, str], str] = {}
 _LOADED = False
+
+#: How closely an implementation follows its paper(s).
+FIDELITIES = ("faithful", "simplified")
+_PAPER_ID = re.compile(r"^[a-z][a-z0-9-]*\d{4}[a-z0-9-]*$")
+
+
+@dataclass(frozen=True)
+class MethodInfo:
+    """What a registered implementation reproduces (empty for those registered without it)."""
+
+    papers: tuple[str, ...] = ()  # paper ids (BibTeX keys of data/papers.yaml)
+    fidelity: str | None = None  # one of FIDELITIES
+    config: type | None = None  # dataclass of the constructor's settings
+
+
+_MANIPULATION_INFO: dict[str, MethodInfo] = {}
+_ALIGNMENT_INFO: dict[str, MethodInfo] = {}
 
 #: Packages whose import registers implementations.
 _IMPLEMENTATION_PACKAGES = ("reference.manipulations", "reference.alignments")
@@ -39,9 +67,9 @@ A = TypeVar("A", bound=type[Alignment])
 
 def _check_modalities(owner: str, modalities: tuple[str, ...]) -> None:
     for m in modalities:
-        if m not in MODALITIES:
+        if m not in BACKBONE_FAMILIES:
             raise ValueError(
-                f"{owner}: unknown modality {m!r}; expected one of {', '.join(MODALITIES)}"
+                f"{owner}: unknown modality {m!r}; expected one of {', '.join(BACKBONE_FAMILIES)}"
             )
 
 
@@ -57,10 +85,32 @@ def _check_cell(owner: str, cell: Any) -> Cell:
     return cell
 
 
-def register_manipulation(name: str, *, default_for: tuple[str, ...] = ()) -> Callable[[M], M]:
+def _method_info(
+    owner: str, papers: tuple[str, ...], fidelity: str | None, config: type | None
+) -> MethodInfo:
+    papers = tuple(papers)
+    for paper in papers:
+        if not isinstance(paper, str) or not _PAPER_ID.match(paper):
+            raise ValueError(f"{owner}: {paper!r} is not a paper id (e.g. 'zhou2022learning')")
+    if fidelity is not None and fidelity not in FIDELITIES:
+        raise ValueError(f"{owner}: fidelity {fidelity!r}; expected one of {', '.join(FIDELITIES)}")
+    if config is not None and not dataclasses.is_dataclass(config):
+        raise ValueError(f"{owner}: config must be a dataclass, got {config!r}")
+    return MethodInfo(papers, fidelity, config)
+
+
+def register_manipulation(
+    name: str,
+    *,
+    default_for: tuple[str, ...] = (),
+    papers: tuple[str, ...] = (),
+    fidelity: str | None = None,
+    config: type | None = None,
+) -> Callable[[M], M]:
     """Register a :class:`Manipulation` subclass under ``name``.
 
-    ``default_for`` lists the modalities for which it is the reference of its cell.
+    ``default_for`` lists the modalities for which it is the reference of its cell; ``papers``,
+    ``fidelity`` and ``config`` are its :class:`MethodInfo`.
     """
 
     def decorator(cls: M) -> M:
@@ -70,8 +120,10 @@ def register_manipulation(name: str, *, default_for: tuple[str, ...] = ()) -> Ca
         for modality in default_for:
             if modality not in cls.modalities:
                 raise ValueError(f"{owner}: default_for {modality!r} but it does not support it")
+        info = _method_info(owner, papers, fidelity, config)
         _claim(_MANIPULATIONS, _DEFAULT_MANIPULATIONS, name, cls, owner, cell,
                taxonomy.cell_label(cell), default_for)
+        _MANIPULATION_INFO[name] = info
         return cls
 
     return decorator
@@ -100,7 +152,14 @@ def _claim(
     registry[name] = cls
 
 
-def register_alignment(name: str, *, default_for: tuple[str, ...] = ()) -> Callable[[A], A]:
+def register_alignment(
+    name: str,
+    *,
+    default_for: tuple[str, ...] = (),
+    papers: tuple[str, ...] = (),
+    fidelity: str | None = None,
+    config: type | None = None,
+) -> Callable[[A], A]:
     """Register an :class:`Alignment` subclass under ``name``; ``kind`` must be an ω value."""
 
     def decorator(cls: A) -> A:
@@ -112,7 +171,9 @@ def register_alignment(name: str, *, default_for: tuple[str, ...] = ()) -> Calla
                 f"{', '.join(taxonomy.ALIGNMENT.keys)}"
             )
         _check_modalities(owner, tuple(cls.modalities) + tuple(default_for))
+        info = _method_info(owner, papers, fidelity, config)
         _claim(_ALIGNMENTS, _DEFAULT_ALIGNMENTS, name, cls, owner, kind, kind, default_for)
+        _ALIGNMENT_INFO[name] = info
         return cls
 
     return decorator
@@ -164,6 +225,25 @@ def get_alignment(name: str) -> type[Alignment]:
         ) from None
 
 
+def manipulation_info(name: str) -> MethodInfo:
+    """Papers, fidelity and settings dataclass of a registered manipulation."""
+    get_manipulation(name)
+    return _MANIPULATION_INFO.get(name, MethodInfo())
+
+
+def alignment_info(name: str) -> MethodInfo:
+    """Papers, fidelity and settings dataclass of a registered alignment."""
+    get_alignment(name)
+    return _ALIGNMENT_INFO.get(name, MethodInfo())
+
+
+def _construct(cls: type, info: MethodInfo, first: Any, *args: Any, **kwargs: Any) -> Any:
+    """``cls(first, *args, config)`` given a settings dataclass, else ``cls(..., **kwargs)``."""
+    if info.config is None:
+        return cls(first, *args, **kwargs)
+    return cls(first, *args, info.config(**kwargs))
+
+
 def default_manipulation(cell: Cell, modality: str) -> str:
     """The reference implementation used for a cell on a ``"vision"`` or ``"text"`` backbone."""
     _load()
@@ -209,7 +289,7 @@ def create_manipulation(name: str, adapter_or_model: Any, **kwargs: Any) -> Mani
             f"manipulation {name!r} ({taxonomy.cell_label(cls.cell)}) needs a token-sequence "
             f"backbone (a timm ViT or a transformers model); {type(adapter.model).__name__} is not one"
         )
-    manipulation = cls(adapter, **kwargs)
+    manipulation = _construct(cls, manipulation_info(name), adapter, **kwargs)
     if cls.cell[0] == "fixed":
         trainable = [n for n, p in manipulation.named_parameters() if p.requires_grad]
         if trainable:
@@ -221,7 +301,16 @@ def create_manipulation(name: str, adapter_or_model: Any, **kwargs: Any) -> Mani
 
 def create_alignment(name: str, num_source: int, num_target: int, **kwargs: Any) -> Alignment:
     """Instantiate a registered alignment mapping ``num_source`` logits to ``num_target`` classes."""
-    return get_alignment(name)(num_source, num_target, **kwargs)
+    return _construct(get_alignment(name), alignment_info(name), num_source, num_target, **kwargs)
+
+
+def alignment_inputs(name: str, adapter: Any) -> int:
+    """How many numbers per example alignment ``name`` reads from ``adapter``: the source logits,
+    or, for an alignment that reads features (``reads = "features"``), the representation the
+    model's output layer reads."""
+    if get_alignment(name).reads == "features":
+        return adapter.num_features
+    return adapter.num_source
 
 
 def build(
@@ -247,6 +336,9 @@ def build(
     adapter = adapt(model, **(kwargs.get("adapter_kwargs") or {}))
     manip = create_manipulation(manipulation, adapter, **(kwargs.get("manipulation_kwargs") or {}))
     align = create_alignment(
-        alignment, adapter.num_source, num_classes, **(kwargs.get("alignment_kwargs") or {})
+        alignment,
+        alignment_inputs(alignment, adapter),
+        num_classes,
+        **(kwargs.get("alignment_kwargs") or {}),
     )
     return Reprogrammed(model, manip, align, adapter=adapter)

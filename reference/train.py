@@ -110,7 +110,7 @@ def build_reprogrammed(cfg: TrainConfig, model: nn.Module) -> Reprogrammed:
             "alignment",
             cfg.alignment,
             lambda c: registry.create_alignment(
-                c.name, adapter.num_source, cfg.num_classes, **c.kwargs
+                c.name, registry.alignment_inputs(c.name, adapter), cfg.num_classes, **c.kwargs
             ),
         ),
     ):

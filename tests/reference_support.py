@@ -26,6 +26,8 @@ from reference import Alignment
 VOCAB = 100  # the tiny language models' vocabulary (= their source logits)
 MASK_ID = 3  # the tiny BERT's [MASK] token in most files (test_reference_papers uses 4)
 TARGET_VOCAB = 12  # a target-task vocabulary for the text reprogramming of token ids
+PLACEHOLDER_ID = 2  # marks prompt slots in the input (WARP); token_batch never draws ids below 5
+CLIP_EOT = 59  # the tiny CLIP's end-of-text id: the highest id, as in CLIP's own vocabulary
 
 @pytest.fixture
 def one_torch_thread() -> Iterator[None]:
@@ -138,6 +140,56 @@ def tiny_gpt2(
         initializer_range=init_std,
     )
     return transformers.GPT2LMHeadModel(cfg).eval()
+
+
+@functools.cache
+def tiny_clip() -> nn.Module:
+    """A 2-layer, width-32 CLIP (text: 60 ids, 32 positions; vision: 32 px images, 8 px patches)
+    with 16-dim joint features."""
+    import transformers
+
+    torch.manual_seed(0)
+    cfg = transformers.CLIPConfig(
+        text_config={
+            "vocab_size": 60,
+            "hidden_size": 32,
+            "intermediate_size": 64,
+            "num_hidden_layers": 2,
+            "num_attention_heads": 2,
+            "max_position_embeddings": 32,
+            "bos_token_id": 1,
+            "eos_token_id": CLIP_EOT,
+            "pad_token_id": 0,
+        },
+        vision_config={
+            "hidden_size": 32,
+            "intermediate_size": 64,
+            "num_hidden_layers": 2,
+            "num_attention_heads": 2,
+            "image_size": 32,
+            "patch_size": 8,
+        },
+        projection_dim=16,
+    )
+    return transformers.CLIPModel(cfg).eval()
+
+
+#: The tiny CLIP's class names as token ids (the prompt adds start, "." and end-of-text).
+CLIP_CLASS_NAMES: tuple[tuple[int, ...], ...] = ((10, 11), (12,), (13, 14, 15), (16,))
+
+
+def clip_prompts(
+    names: tuple[tuple[int, ...], ...] = CLIP_CLASS_NAMES, context: tuple[int, ...] = ()
+) -> dict[str, torch.Tensor]:
+    """``[SOS] context name [.] [EOS]`` per class, right-padded: a CLIP tokenizer's output."""
+    rows = [[1, *context, *name, 7, CLIP_EOT] for name in names]
+    width = max(len(r) for r in rows)
+    ids = torch.zeros(len(rows), width, dtype=torch.long)
+    mask = torch.zeros_like(ids)
+    for k, row in enumerate(rows):
+        ids[k, : len(row)] = torch.tensor(row)
+        mask[k, : len(row)] = 1
+    return {"input_ids": ids, "attention_mask": mask}
 
 
 # ----------------------------------------------------------------------------------------------
@@ -321,6 +373,12 @@ def _with_plain(kwargs: Callable[[ExampleContext], dict[str, Any]]):
     return lambda c: (kwargs(c), c.plain(), c.plain())
 
 
+def _warp(c: ExampleContext) -> Example:  # two prompt slots at the start of every row
+    tokens = c.tokens()
+    tokens["input_ids"][:, :2] = PLACEHOLDER_ID
+    return {"placeholder_id": PLACEHOLDER_ID, "length": 2}, tokens, tokens
+
+
 EXAMPLES: dict[str, Callable[[ExampleContext], Example]] = {
     "adversarial_reprogramming": lambda c: ({}, c.images(size=16), None),
     "watermark_perturbation": lambda c: ({}, c.images(size=24), None),
@@ -367,6 +425,11 @@ EXAMPLES: dict[str, Callable[[ExampleContext], Example]] = {
         lambda c: {"demonstrations": c.images(2, seed=8) if c.vision else c.tokens(2, seed=8)}
     ),
     "loreft": _with_plain(lambda c: {"rank": 2}),
+    "prefix_tuning": _with_plain(lambda c: {"length": 2, "projection_hidden": 8}),
+    "p_tuning": _with_plain(lambda c: {"length": 3}),
+    "warp": _warp,
+    "coop": _with_plain(lambda c: {"length": 2}),
+    "cocoop": _with_plain(lambda c: {"length": 2, "meta_reduction": 4}),
     "concept_erasure": _with_plain(lambda c: {"layers": [1], **c.contrast()}),
 }
 

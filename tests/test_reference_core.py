@@ -321,7 +321,14 @@ def test_alignment_rejects_empty_spaces():
 @pytest.fixture
 def isolated_registry(monkeypatch):
     registry._load()
-    for name in ("_MANIPULATIONS", "_ALIGNMENTS", "_DEFAULT_MANIPULATIONS", "_DEFAULT_ALIGNMENTS"):
+    for name in (
+        "_MANIPULATIONS",
+        "_ALIGNMENTS",
+        "_DEFAULT_MANIPULATIONS",
+        "_DEFAULT_ALIGNMENTS",
+        "_MANIPULATION_INFO",
+        "_ALIGNMENT_INFO",
+    ):
         monkeypatch.setattr(registry, name, dict(getattr(registry, name)))
     return registry
 

@@ -19,8 +19,10 @@ from reference_support import (
     MANIPULATION_PROFILE,
     MASK_ID,
     TinyLinear,
+    clip_prompts,
     example,
     tiny_bert,
+    tiny_clip,
     tiny_gpt2,
     tiny_resnet,
     tiny_vit,
@@ -44,6 +46,7 @@ BACKBONES: dict[str, tuple[Callable[[], nn.Module], dict[str, Any]]] = {
     "resnet18": (tiny_resnet, {"input_size": 32}),
     "bert": (lambda: tiny_bert(max_position_embeddings=128), {"mask_token_id": MASK_ID}),
     "gpt2": (lambda: tiny_gpt2(n_positions=128), {}),
+    "clip": (tiny_clip, {"class_prompts": clip_prompts()}),
 }
 
 
@@ -55,7 +58,7 @@ def backbone(name: str):
 
 def case(manip: str, bb: str, adapter) -> tuple[dict, Any]:
     """Constructor kwargs and an input batch for ``manip`` on backbone ``bb`` (shared table)."""
-    kwargs, x, _ = example(manip, bb, adapter.modality == "vision", MANIPULATION_PROFILE)
+    kwargs, x, _ = example(manip, bb, adapter.modality != "text", MANIPULATION_PROFILE)
     return kwargs, x
 
 
@@ -68,6 +71,8 @@ def backbones_for(name: str) -> list[str]:
             names.append("resnet18")
     if "text" in cls.modalities:
         names += ["bert", "gpt2"]
+    if "vision-language" in cls.modalities:
+        names.append("clip")
     return names
 
 

@@ -55,6 +55,15 @@ def test_schema_check_rejects_a_broken_workflow(tmp_path: Path) -> None:
     assert _run_schema_check(bad).returncode != 0
 
 
+#: (workflow, job) -> the token scopes that job may write; every other job is read-only.
+WRITERS: dict[tuple[str, str], set[str]] = {
+    ("links-scheduled.yml", "links"): {"issues"},  # posts the link report
+    ("discover.yml", "discover"): {"issues"},  # posts the candidates report
+    # pushes the suggestion's branch, opens its PR, replies on the issue; runs no checkout code
+    ("suggest-paper.yml", "reply"): {"contents", "pull-requests", "issues"},
+}
+
+
 @pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.name)
 def test_least_privilege(path: Path) -> None:
     wf = _load(path)
@@ -64,11 +73,8 @@ def test_least_privilege(path: Path) -> None:
         perms = job.get("permissions", {})
         assert perms != "write-all" and "write-all" not in str(perms)
         writes = {k for k, v in perms.items() if v == "write"}
-        # Only the scheduled link check may write, and only issues (to post its report).
-        if path.name == "links-scheduled.yml":
-            assert writes <= {"issues"}, (name, writes)
-        else:
-            assert not writes, (name, writes)
+        # Only the jobs named here may write, and only what they need.
+        assert writes <= WRITERS.get((path.name, name), set()), (name, writes)
         for step in job["steps"]:
             if str(step.get("uses", "")).startswith("actions/checkout"):
                 assert step.get("with", {}).get("persist-credentials") is False, name
@@ -88,10 +94,10 @@ def _repro_invocations() -> list[tuple[str, list[str]]]:
 
 
 def test_workflows_call_repro() -> None:
-    """validate + render check, the changed-links check and the scheduled full check."""
+    """validate + render check, the link checks and the weekly arXiv search."""
     called = {argv[0] for _, argv in _repro_invocations()}
-    assert called == {"build", "links"}
-    assert len(_repro_invocations()) == 3
+    assert called == {"build", "links", "discover", "suggest"}
+    assert len(_repro_invocations()) == 6
 
 
 @pytest.mark.parametrize("where,argv", _repro_invocations(), ids=lambda v: v if isinstance(v, str) else " ".join(v))

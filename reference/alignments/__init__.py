@@ -10,6 +10,7 @@ identity *          identity       source logits as they are (optionally a subse
 class-assignment *  rule-based     target k ← mean/max of a fixed set of source classes (vision)
 verbalizer *        rule-based     target k ← vocabulary logits of its label word(s) (text)
 linear *            linear         trainable ``nn.Linear(num_source, num_target)``
+class-embeddings    linear         WARP's learned class embeddings on the [MASK] features (text)
 rlm                 statistical    random one-to-one label mapping
 flm                 statistical    frequency label mapping, computed once before training
 ilm *               statistical    frequency label mapping recomputed every epoch
@@ -22,7 +23,7 @@ text) is not a module on logits and is not registered; evaluation code uses it d
 """
 
 from .identity import IdentityAlignment
-from .linear import LinearAlignment
+from .linear import ClassEmbeddings, LinearAlignment
 from .rule_based import AnswerExtractor, ClassAssignment, Verbalizer, normalize_answer
 from .statistical import (
     BayesianLabelMapping,
@@ -41,6 +42,7 @@ __all__ = [
     "BayesianLabelMapping",
     "BayesianLabelMappingPlus",
     "ClassAssignment",
+    "ClassEmbeddings",
     "FrequencyLabelMapping",
     "IdentityAlignment",
     "IterativeLabelMapping",

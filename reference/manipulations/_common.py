@@ -8,7 +8,7 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
-from torch import Tensor
+from torch import Tensor, nn
 
 from ..backbones import Adapter, ImageAdapter, TextAdapter
 from ..core import TokenBatch
@@ -27,6 +27,60 @@ def replace_tokens(tokens: Tensor, new: Tensor, offset: int) -> Tensor:
         new = new.unsqueeze(0).expand(tokens.shape[0], -1, -1)
     end = offset + new.shape[1]
     return torch.cat([tokens[:, :offset], new.to(tokens.dtype), tokens[:, end:]], dim=1)
+
+
+def fill_slots(tokens: Tensor, input_ids: Tensor, slot_id: int, new: Tensor, owner: str) -> Tensor:
+    """Put ``new`` (``(P, D)``) at the positions where ``input_ids == slot_id``, in order.
+
+    Prompts placed *around* the input (WARP, P-tuning's templates) are written as placeholder
+    tokens in the text, ``[P] [P] sentence [P] [MASK] [P]``; each row must hold exactly ``P``.
+    """
+    slots = input_ids == slot_id  # (B, L)
+    counts = slots.sum(1)
+    if bool((counts != new.shape[0]).any()):
+        raise ValueError(
+            f"{owner}: every sequence needs exactly {new.shape[0]} placeholder tokens (id "
+            f"{slot_id}); found {sorted(set(counts.tolist()))}"
+        )
+    rows = new.to(tokens.dtype).unsqueeze(0).expand(tokens.shape[0], -1, -1)  # (B, P, D)
+    # masked_scatter fills the selected positions row by row, left to right: slot j of row b
+    # receives rows[b, j].
+    return tokens.masked_scatter(slots.unsqueeze(-1), rows)
+
+
+class Reparametrized(nn.Module):
+    """Prompt vectors made by a trainable network while training, a plain tensor after ``merge()``.
+
+    Prefix tuning (an MLP over a smaller matrix) and P-tuning (an LSTM/MLP prompt encoder) train
+    the network for stability and then keep only its output: ``merge()`` evaluates it once,
+    stores the result as the parameter ``merged`` and drops the network, so inference pays
+    nothing for it (the state dict changes accordingly: merge after loading a trained state).
+    """
+
+    def __init__(self, network: nn.Module) -> None:
+        super().__init__()
+        self.network: nn.Module | None = network
+        self.merged: nn.Parameter | None = None
+
+    @classmethod
+    def direct(cls, values: Tensor) -> Reparametrized:
+        """Prompt vectors trained as they are (no network): already merged."""
+        module = cls(nn.Identity())
+        module.network = None
+        module.merged = nn.Parameter(values)
+        return module
+
+    def forward(self) -> Tensor:
+        if self.merged is not None:
+            return self.merged
+        assert self.network is not None
+        return self.network()
+
+    @torch.no_grad()
+    def merge(self) -> None:
+        if self.merged is None:
+            self.merged = nn.Parameter(self.network().detach().clone())
+            self.network = None
 
 
 def select_layers(

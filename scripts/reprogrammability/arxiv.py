@@ -198,6 +198,8 @@ def _parse_entry_id(entry_id: str) -> tuple[str, int | None]:
 class _Feed:
     records: list[ArxivRecord]
     errors: list[tuple[str, str]]  #: (error id fragment, arXiv's message)
+    #: ``opensearch:totalResults``: how many entries the whole query matches (paging stops there).
+    total: int | None = None
 
 
 def parse_feed(xml_text: str | bytes) -> _Feed:
@@ -247,7 +249,9 @@ def parse_feed(xml_text: str | bytes) -> _Feed:
                 comment=_text(entry, "arxiv:comment"),
             )
         )
-    return _Feed(records, errors)
+    total_text = _text(root, "opensearch:totalResults")
+    total = int(total_text) if total_text and total_text.isdigit() else None
+    return _Feed(records, errors, total)
 
 
 def _get(
@@ -401,3 +405,63 @@ def _drop_rejected(batch, query, errors, wanted, results):
                 results.errors[given] = message
         return []
     return [key for i, key in enumerate(batch) if i not in rejected]
+
+
+def search(
+    query: str,
+    *,
+    stop_before: str | None = None,
+    max_results: int = 200,
+    page_size: int = 100,
+    api_url: str = DEFAULT_API_URL,
+    session=None,
+    min_interval: float = 3.0,
+    retries: int = 3,
+    timeout: float = 30,
+    backoff: float = 3.0,
+    max_wait: float = 120.0,
+    limiter: RateLimiter | None = None,
+) -> list[ArxivRecord]:
+    """Records matching an arXiv ``search_query``, newest submission first, page by page.
+
+    Paging stops at ``max_results`` records, when arXiv has no more (``totalResults`` or an empty
+    page), or at the first record submitted before ``stop_before`` (an ISO date): the results are
+    sorted by submission date, so nothing older can follow. Every page goes through the same rate
+    limiter and retry policy as :func:`fetch`. Raises ``ArxivError`` when the service keeps failing
+    or answers with an error entry (a malformed query).
+    """
+    import requests
+
+    if page_size < 1 or max_results < 1:
+        raise ValueError("page_size and max_results must be at least 1")
+    limiter = LIMITER if limiter is None else limiter
+    own_session = session is None
+    session = requests.Session() if own_session else session
+    found: list[ArxivRecord] = []
+    start = 0
+    try:
+        while len(found) < max_results:
+            size = min(page_size, max_results - len(found))
+            params = {"search_query": query, "start": str(start), "max_results": str(size),
+                      "sortBy": "submittedDate", "sortOrder": "descending"}
+            status, body = _get(session, api_url, params, min_interval=min_interval,
+                                retries=retries, timeout=timeout, backoff=backoff,
+                                max_wait=max_wait, limiter=limiter)
+            if status >= 400 and "<feed" not in body:
+                raise ArxivError(f"arXiv API at {api_url} answered HTTP {status}: "
+                                 f"{body.strip()[:120]!r}")
+            feed = parse_feed(body)
+            if feed.errors:
+                raise ArxivError(f"arXiv rejected the query {query!r}: "
+                                 + "; ".join(m for _, m in feed.errors))
+            for record in feed.records:
+                if stop_before and record.published[:10] < stop_before:
+                    return found
+                found.append(record)
+            start += len(feed.records)
+            if not feed.records or (feed.total is not None and start >= feed.total):
+                break
+    finally:
+        if own_session:
+            session.close()
+    return found[:max_results]

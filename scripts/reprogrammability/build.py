@@ -1,7 +1,8 @@
 """``repro build``: the main job. Validate the database, then render every derived file.
 
-Derived files are README.md, docs/*.md and schema/<collection>.schema.json (from ``render``)
-and docs/papers.bib (from ``bibtex``). Nothing is written when validation fails, and
+Derived files are README.md, docs/*.md and schema/<collection>.schema.json (from ``render``),
+docs/papers.bib (from ``bibtex``) and the GitHub issue forms (from ``issueforms``). Nothing is
+written when validation fails, and
 ``--check`` writes nothing at all: it prints a diff and exits 1 when a committed file is stale.
 """
 
@@ -23,9 +24,12 @@ def derived_outputs(data: Catalog | Iterable[Paper], root: Path) -> dict[str, st
     from .bibtex import export_bib
     from .render import render_outputs
 
+    from .issueforms import form_outputs
+
     catalog = Catalog.of(data)
     outputs = render_outputs(catalog, root)
     outputs["docs/papers.bib"] = export_bib(catalog.papers)
+    outputs.update(form_outputs())
     return outputs
 
 

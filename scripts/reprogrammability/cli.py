@@ -21,6 +21,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "add": ("reprogrammability.arxiv_cli", "append papers to data/papers.yaml from arXiv metadata"),
     "refresh": ("reprogrammability.arxiv_cli", "report papers whose arXiv metadata disagrees"),
     "bib": ("reprogrammability.bibtex", "export docs/papers.bib or import a .bib file"),
+    "suggest": ("reprogrammability.suggest", "add a paper from a 'Suggest a paper' issue body"),
+    "discover": ("reprogrammability.discover", "rank new arXiv papers the database is missing"),
 }
 
 

@@ -54,15 +54,17 @@ CONFIGURATION = Axis(
         Value(
             "learnable",
             "Learnable",
-            "The manipulation has parameters fitted on target-task data, by gradients through the "
-            "frozen model or by zeroth-order estimates when the model is a black box.",
+            "The manipulation has parameters fitted on labelled target-task data: by gradients "
+            "through the frozen model, by zeroth-order estimates when the model is a black box, "
+            "or by probes fitted to its activations.",
             "adversarial reprogramming, visual prompts, soft prompts, prefix tuning",
         ),
         Value(
             "fixed",
             "Fixed",
-            "The manipulation is written by hand or chosen without optimisation: templates, "
-            "demonstrations, markers; the model is steered purely by what it is shown.",
+            "The manipulation is written by hand or computed in closed form without fitting "
+            "anything: templates, demonstrations, markers, or vectors taken as means, "
+            "differences or principal directions of activations.",
             "in-context learning, chain-of-thought, visual markers, fixed steering vectors",
         ),
     ),
@@ -122,7 +124,9 @@ OPERATOR = Axis(
             "parametric",
             "Parametric",
             "The representation is passed through a transformation x' = g(x) with its own "
-            "parameters: a mask generator, a reprogramming layer, a low-rank intervention.",
+            "parameters: a mask generator, a reprogramming layer, a low-rank intervention. A "
+            "pattern generated per input by such a network is parametric even when it is finally "
+            "added to the input: τ describes the whole manipulation, not its last step.",
             "sample-specific masks, Time-LLM's patch reprogramming, ReFT",
         ),
     ),
@@ -138,15 +142,17 @@ ALIGNMENT = Axis(
             "identity",
             "Identity",
             "The model's output is used as it is: the target task shares the source's output space, "
-            "or generated text is the answer.",
+            "or the generated text is read as the answer.",
             "in-context learning, CLIP zero-shot text prompts, prompt tuning with generative outputs",
         ),
         Value(
             "rule-based",
             "Rule-based",
-            "A hand-specified mapping from outputs to target labels: a verbalizer of label words, "
-            "a fixed class assignment, or answer extraction from generated text.",
-            "verbalizers, hard-coded label mappings, answer parsing",
+            "A mapping from outputs to target labels fixed before training and not estimated from "
+            "the model's outputs: a verbalizer of label words, a class assignment chosen by hand "
+            "or at random, or an explicit answer-extraction step of the method (a second "
+            "extraction prompt, answer cleansing).",
+            "verbalizers, hard-coded or random label mappings, zero-shot CoT's answer extraction",
         ),
         Value(
             "linear",
@@ -158,8 +164,9 @@ ALIGNMENT = Axis(
             "statistical",
             "Statistical",
             "A label mapping estimated from the statistics of the model's outputs on target data: "
-            "random, frequency-based, iterative or Bayesian.",
-            "RLM, FLM, ILM, BLM, BLM+",
+            "frequency-based, iterative or Bayesian. A random assignment is not estimated from "
+            "anything, so it is rule-based.",
+            "FLM, ILM, BLM, BLM+",
         ),
     ),
 )

@@ -813,15 +813,19 @@ def load_collections(papers: str | os.PathLike[str] = DEFAULT_DATABASE) -> Loade
     return Loaded(catalog, ordered, unreadable)
 
 
-def load(path: str | os.PathLike[str] = DEFAULT_DATABASE) -> LoadResult:
+def load(path: str | os.PathLike[str] = DEFAULT_DATABASE,
+         data: bytes | None = None) -> LoadResult:
     """Read and validate one collection file (which one, by its name; papers otherwise).
 
-    Its references resolve against the collection files beside it. A file that cannot be read
+    Its references resolve against the collection files beside it. ``data``, when given, is
+    validated as the file's new content (an edit not yet written). A file that cannot be read
     is one problem, not a crash.
     """
     c = for_path(path)
     name = str(path)
-    data, reason = _read(Path(path))
+    reason = None
+    if data is None:
+        data, reason = _read(Path(path))
     if data is None:
         return _unreadable(name, reason or "no such file", c)
     papers = Path(path) if c is PAPERS else Path(path).parent / Path(PAPERS.file).name

@@ -64,6 +64,11 @@ class NewEntry:
     url: str
     arxiv: str | None = None
     doi: str | None = None
+    code: str | None = None
+    #: Tag field -> chosen values, when the contributor already chose them (``repro suggest``);
+    #: fields left out are written empty with a "fill in" comment.
+    tags: dict[str, list[str]] = field(default_factory=dict)
+    note: str | None = None
     #: Chosen on append (``Database.with_ids``) unless given: a new id never renames a paper.
     id: str | None = None
 
@@ -364,8 +369,9 @@ class Database:
         self.write(new_text)
         for index, line in enumerate(lines):
             print(describe(index, line), file=out)
-        print("now fill in paradigm, configuration, location, operator and alignment "
-              "(see the '# fill in' comments), then run: repro validate", file=out)
+        if not all(all(e.tags.get(name) for name, _ in FILL_IN) for e in entries):
+            print("now fill in paradigm, configuration, location, operator and alignment "
+                  "(see the '# fill in' comments), then run: repro validate", file=out)
         return True
 
 
@@ -383,8 +389,13 @@ def entry_values(entry: NewEntry) -> dict[str, Any]:
     if entry.doi:
         out["doi"] = entry.doi
     out["url"] = entry.url
+    if entry.code:
+        out["code"] = entry.code
     for name, _ in FILL_IN:
-        out[name] = []
+        chosen = list(entry.tags.get(name, ()))
+        out[name] = chosen[0] if len(chosen) == 1 else chosen
+    if entry.note:
+        out["note"] = entry.note
     return out
 
 
@@ -421,13 +432,14 @@ def render_entries(entries: Iterable[NewEntry], *, dash: int = 2, key_col: int =
         m = CommentedMap()
         for key, value in entry_values(entry).items():
             if isinstance(value, str):
-                value = text(value, always=key in ("title", "arxiv"))
+                value = text(value, always=key in ("title", "arxiv", "note"))
             elif isinstance(value, list):
                 value = flow(text(v) for v in value)
             m[key] = value
         for name, allowed in FILL_IN:
-            m.yaml_add_eol_comment(f"# fill in: {' | '.join(allowed)}", key=name,
-                                   column=step + width + 6)
+            if not entry.tags.get(name):
+                m.yaml_add_eol_comment(f"# fill in: {' | '.join(allowed)}", key=name,
+                                       column=step + width + 6)
         seq.append(m)
     y = YAML(typ="rt")
     y.width = 1 << 16  # never wrap: a wrapped title would be a needless multi-line diff
