@@ -800,9 +800,14 @@ def render_outputs(data: Catalog | Iterable[Paper], root: str | Path = ".") -> d
     outputs = {
         rel: env.get_template(TEMPLATES[rel]).render(contexts[rel]) for rel in TEMPLATES
     }
-    for c in COLLECTIONS:
-        outputs[c.schema_path] = c.schema_json()
+    outputs.update(_schema_files())
     return outputs
+
+
+@lru_cache(maxsize=1)
+def _schema_files() -> dict[str, str]:
+    """Every collection's JSON Schema text: built once per process (taxonomy.py is fixed)."""
+    return {c.schema_path: c.schema_json() for c in COLLECTIONS}
 
 
 def write_outputs(outputs: dict[str, str], root: str | Path) -> list[str]:

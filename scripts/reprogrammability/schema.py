@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -123,16 +123,15 @@ class Field:
         return ()
 
 
-def walk(fields: tuple[Field, ...], entry: dict[str, Any]) -> Iterator[tuple[tuple[str, ...],
-                                                                             Field, Any]]:
-    """(path, field, value) for every field present in ``entry``, nested objects included."""
+def reference_fields(fields: tuple[Field, ...]) -> list[tuple[tuple[str, ...], Field]]:
+    """(path, field) of every ``ref``/``refs`` field, those inside objects and variants too."""
+    out: list[tuple[tuple[str, ...], Field]] = []
     for f in fields:
-        if f.name not in entry:
-            continue
-        value = entry[f.name]
-        yield (f.name,), f, value
-        for path, sub, inner in walk(f.subfields(value), value if isinstance(value, dict) else {}):
-            yield (f.name, *path), sub, inner
+        if f.ref is not None:
+            out.append(((f.name,), f))
+        nested = f.fields + tuple(sub for _, variant in f.variants for sub in variant)
+        out += [((f.name, *path), sub) for path, sub in reference_fields(nested)]
+    return list(dict.fromkeys(out))
 
 
 def _axis_vocab(axis: Axis) -> Vocab:

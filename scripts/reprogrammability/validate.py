@@ -709,11 +709,15 @@ class _Context:
 
 def _references(ctx: _Context, checked: _Checked) -> None:
     """Every id that names an entry of another (or the same) collection must resolve."""
-    c = checked.collection
-    fields = c.fields()
+    refs = schema_mod.reference_fields(checked.collection.fields())
+    if not refs:
+        return
     for index, entry in checked.entries:
-        for path, f, value in schema_mod.walk(fields, entry):
-            if f.ref is None:
+        for path, f in refs:
+            value: Any = entry
+            for name in path:
+                value = value.get(name) if isinstance(value, dict) else None
+            if value is None:
                 continue
             items = [(path, value)] if f.kind == "ref" else (
                 [((*path, i), v) for i, v in enumerate(value)] if isinstance(value, list) else [])
