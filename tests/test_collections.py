@@ -182,6 +182,7 @@ def test_collections_load_together_into_a_catalog() -> None:
     assert first.source.kind == "reported" and first.source.where == "Table 1"
     assert second.shots == 16 and second.source.date == "2025-01-31"
     assert second.source.commit == "0123abc" and first.params == 100000.0
+    assert first.note == "The row of the shape-only fixture table." and second.note is None
     assert first.id == "elsayed2019adversarial-ar-resnet-50-mnist-test-full-top-1-accuracy-reported"
     assert catalog.tools[0].implements == ("elsayed2019adversarial", "lester2021power")
     assert [r.level for r in catalog.resources] == [1, 2]
@@ -216,6 +217,16 @@ def test_one_file_resolves_against_the_files_beside_it(tmp_path: Path) -> None:
     (tmp_path / "papers.yaml").unlink()  # results alone: every paper id dangles
     problems = load(tmp_path / "results.yaml").problems
     assert [p.field for p in problems] == ["results[0].paper", "results[1].paper"]
+
+
+def test_results_whose_ids_would_collide_are_duplicates() -> None:
+    text = (VALID / "results.yaml").read_text(encoding="utf-8")
+    first = text[text.index("  - paper:"):text.index("\n\n  - paper:") + 1]
+    again = first.replace("method: AR\n", "method: ar\n").replace("Table 1", "Table 9")
+    result = load_bytes(f"results:\n{first}\n{again}".encode(), "data/results.yaml",
+                        others=_valid_bytes("results"))
+    (p,) = result.problems
+    assert p.field == "results[1].paper" and "duplicate of results[0] at line 2" in p.message
 
 
 def test_unicode_names_are_duplicates_after_nfkc_and_case_folding() -> None:

@@ -22,7 +22,7 @@ from typing import Any, Protocol
 
 from . import schema as schema_mod
 from .papers import DEFAULT_DATABASE, Paper, as_tuple
-from .records import Dataset, Resource, Result, Tool
+from .records import Dataset, Resource, Result, Tool, key_slug
 from .taxonomy import AXES, METRICS_BY_NAME
 
 _VERSION_RE = re.compile(r"v\d+$")
@@ -296,12 +296,13 @@ RESOURCES = Collection(
 
 
 def _result_key(entry: dict[str, Any]) -> Hashable | None:
+    """The result's identity as its id slug, so equal keys and colliding ids both count."""
     source = entry.get("source")
     parts = (entry.get("paper"), entry.get("method"), entry.get("backbone"),
              entry.get("dataset"), entry.get("split"), entry.get("shots"), entry.get("metric"),
              source.get("kind") if isinstance(source, dict) else None)
-    return parts if all(isinstance(p, str | int) and not isinstance(p, bool)
-                        for p in parts) else None
+    return key_slug(parts) if all(isinstance(p, str | int) and not isinstance(p, bool)
+                                  for p in parts) else None
 
 
 RESULTS = Collection(

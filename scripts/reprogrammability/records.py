@@ -16,6 +16,12 @@ from .taxonomy import AXES
 _NOT_SLUG = re.compile(r"[^a-z0-9]+")
 
 
+def key_slug(parts: tuple) -> str:
+    """``("chen2023x", "ILM-VP", "ResNet-18", ...)`` -> ``chen2023x-ilm-vp-resnet-18-...``."""
+    return "-".join(p for p in (_NOT_SLUG.sub("-", str(part).lower()).strip("-")
+                                for part in parts) if p)
+
+
 def _lines() -> Any:
     return field(default_factory=dict, compare=False, hash=False, repr=False)
 
@@ -139,6 +145,7 @@ class Result:
     std: float | None = None
     seeds: int | None = None
     params: float | None = None
+    note: str | None = None
     line: int = 0
     lines: dict[str, int] = _lines()
 
@@ -150,9 +157,11 @@ class Result:
 
     @property
     def id(self) -> str:
-        """A slug derived from :attr:`key` (results have no written id); stable and unique."""
-        return "-".join(p for p in (_NOT_SLUG.sub("-", str(part).lower()).strip("-")
-                                    for part in self.key) if p)
+        """A slug derived from :attr:`key`, for anchors (results have no written id).
+
+        Validation treats two results with the same slug as duplicates, so it is unique.
+        """
+        return key_slug(self.key)
 
     @classmethod
     def from_entry(cls, entry: dict[str, Any], line: int, lines: dict[str, int]) -> Result:
@@ -167,5 +176,5 @@ class Result:
             std=float(entry["std"]) if "std" in entry else None,
             seeds=int(entry["seeds"]) if "seeds" in entry else None,
             params=float(entry["params"]) if "params" in entry else None,
-            line=line, lines=lines,
+            note=entry.get("note"), line=line, lines=lines,
         )

@@ -356,6 +356,8 @@ def result_fields() -> tuple[Field, ...]:
                             required=True),
                   )),
               )),
+        Field("note", "string", "Note", "Anything a reader needs to compare the number: the "
+              "protocol, what the row of the table is, where judgement was needed."),
     )
 
 
