@@ -29,13 +29,12 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
 from datetime import date, datetime
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Any, TextIO
 
 from . import schema as schema_mod
-from .collections import BY_NAME, COLLECTIONS, PAPERS, Catalog, Collection, for_path, \
-    sibling_paths
+from .collections import BY_NAME, COLLECTIONS, PAPERS, Catalog, Collection, for_path, sibling_paths
 from .papers import DEFAULT_DATABASE
 from .schema import Field
 from .yamlsource import Document, Path_, YamlResult, parse_bytes, paused_gc
@@ -141,7 +140,7 @@ def field_label(path: Path_) -> str:
     return out
 
 
-@lru_cache(maxsize=None)
+@cache
 def _validators(collection: str = "papers") -> tuple[Any, Any]:
     """(jsonschema validator for one entry, compiled acceptance check): built once each."""
     from jsonschema import Draft202012Validator
@@ -656,11 +655,12 @@ def _check_file(result: YamlResult, path: str, c: Collection) -> _Checked:
             continue
         checked.entries.append((index, entry))
         if not accept(entry):
-            before = len(sink.problems)
             checker = _EntryChecker(doc, key, index, entry, fields, sink)
             checker.run()
             checker.schema_errors(c.name)
-            if len(sink.problems) > before:
+            # ``reported`` also counts problems left unprinted because the reader already
+            # reported the damage: such an entry is invalid all the same, never a record.
+            if checker.reported:
                 continue
         if index in damaged_entries:
             continue

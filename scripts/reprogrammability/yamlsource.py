@@ -251,7 +251,10 @@ def _short_tag(tag: str) -> str:
 def _construct(tag: str, event: ScalarEvent) -> Any:
     """safe_load's value for a typed scalar; ValueError for ones Python cannot hold sensibly."""
     node = yaml.ScalarNode(tag, event.value, event.start_mark, event.end_mark, event.style)
-    value = _CONSTRUCTORS[tag](_CONSTRUCTOR, node)
+    try:
+        value = _CONSTRUCTORS[tag](_CONSTRUCTOR, node)
+    except IndexError:  # PyYAML's int and float constructors index an empty value ("!!int")
+        raise ValueError("the value is empty") from None
     if value.__class__ is int and value.bit_length() > 128:
         # Python refuses to print ints of over 4300 digits; no field needs more than a year.
         raise ValueError("the number is too large")
@@ -408,9 +411,10 @@ class _Builder:
                 top = stack[-1] if stack else None
                 value, span = frame[0], frame[1]
                 if frame[4]:  # the container was a mapping key
+                    # Only the key's own value is dropped (``_SKIP``); the mapping that held
+                    # it is not damaged, so its other fields are still checked and reported.
                     issue(span.start, frame[2],
                           "a key must be a plain name, not a list or mapping", "key")
-                    self.damaged.add(frame[2])
                     top[3] = _SKIP  # type: ignore[index]
                     continue
             elif cls is AliasEvent:
@@ -466,7 +470,12 @@ def _syntax_issue(exc: yaml.YAMLError, text: str) -> SourceIssue:
         parts = [p for p in (exc.problem, exc.context) if p]
         if exc.context and exc.context_mark is not None and exc.problem_mark is not None:
             parts[-1] = f"{exc.context} started at line {exc.context_mark.line + 1}"
-        lines = text.splitlines()
+        lines = text.splitlines() or [""]
+        if line > len(lines):
+            # The reader's end-of-stream mark lies past the last line: point at the file's end,
+            # a place an editor can jump to.
+            line, col = len(lines), len(lines[-1]) + 1
+            parts[0] += " at the end of the file"
         if 0 < line <= len(lines) and lines[line - 1][col - 1:col] == "\t":
             parts.append("YAML indents with spaces, never tabs")
         return SourceIssue(line, col, (), "invalid YAML: " + "; ".join(parts), "syntax")
