@@ -238,10 +238,10 @@ def compare(paper, record, error: str | None) -> Finding:
 def run_refresh(args: argparse.Namespace) -> int:
     from .arxiv import ArxivError, fetch, normalize_id
     from .atomic import write_text_atomic
-    from .validate import load, report
+    from .validate import load, read_input, report
 
     out, err = sys.stdout, sys.stderr
-    result = load(args.database)
+    result = load(args.database, read_input(args.database))
     if result.problems:
         report(result.problems, err)
         print(f"note: {len(result.problems)} problem(s) in {args.database}; entries that did not "

@@ -121,10 +121,14 @@ def _paper_rules(ctx: RuleContext) -> None:
     """A paper's ``url``, when it is an arXiv page, is the page of the paper's own arXiv id."""
     for index, entry in ctx.entries("papers"):
         url, own = entry.get("url"), entry.get("arxiv")
-        if not isinstance(url, str) or not isinstance(own, str) or arxiv_ids.problem(own):
+        if not isinstance(url, str) or not isinstance(own, str):
             continue
+        m = arxiv_ids.URL.match(url)
+        if m is None or _VERSION_RE.sub("", m.group("rest")) == _VERSION_RE.sub("", own):
+            continue  # no arXiv page, or the same id (the common case, decided without parsing)
         page = arxiv_ids.from_url(url)
-        if page is not None and page.base != arxiv_ids.parse(own).base:
+        if page is not None and not arxiv_ids.problem(own) and \
+                page.base != arxiv_ids.parse(own).base:
             ctx.problem(index, ("url",), f"the url is the arXiv page of {page.base}, but the "
                                          f"paper's arxiv id is {own}: make them name the same "
                                          "paper")

@@ -169,8 +169,12 @@ def _validators(collection: str = "papers") -> tuple[Any, Any]:
     years = tuple(f.name for f in c.fields() if f.kind == "year")
     latest = latest_year()
 
-    def accept(entry: Any) -> bool:
-        return check(entry) and all(entry.get(name, 0) <= latest for name in years)
+    if years == ("year",):  # papers and resources: one field, no loop per entry
+        def accept(entry: Any) -> bool:
+            return check(entry) and entry.get("year", 0) <= latest
+    else:
+        def accept(entry: Any) -> bool:
+            return check(entry) and all(entry.get(name, 0) <= latest for name in years)
 
     return Draft202012Validator(schema), accept
 
