@@ -30,8 +30,8 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from . import taxonomy
 from .atomic import write_files
-from .errors import UnreadableInput
 from .collections import COLLECTIONS, Catalog
+from .errors import UnreadableInput
 from .markdown import escape_md, unique_slugs
 from .papers import DEFAULT_DATABASE
 

@@ -212,7 +212,9 @@ def _tags(name: str, vocab: Vocab, title: str, description: str) -> Field:
 
 
 def _year(description: str, required: bool = True) -> Field:
-    return Field("year", "year", "Year", description, required=required, minimum=YEAR_MIN)
+    return Field("year", "year", "Year", description + " No later than next year (repro "
+                 "validate checks it; the maximum here is a fixed sanity bound).",
+                 required=required, minimum=YEAR_MIN)
 
 
 def paper_fields() -> tuple[Field, ...]:

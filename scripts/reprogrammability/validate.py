@@ -36,9 +36,8 @@ from typing import Any, TextIO
 
 from . import arxiv_ids
 from . import schema as schema_mod
+from .collections import BY_NAME, COLLECTIONS, PAPERS, Catalog, Collection, for_path, sibling_paths
 from .errors import UnreadableInput
-from .collections import BY_NAME, COLLECTIONS, PAPERS, Catalog, Collection, for_path, \
-    sibling_paths
 from .papers import DEFAULT_DATABASE
 from .schema import Field
 from .yamlsource import Document, Path_, YamlResult, parse_bytes, paused_gc
