@@ -1,6 +1,7 @@
 """The one rule for what an arXiv identifier can be, shared by the validator and ``repro add``.
 
-Two spellings exist (arXiv's "Understanding the arXiv identifier" help page):
+Two spellings exist, as arXiv's own site code parses them (arXiv/arxiv-browse,
+``browse/domain/identifier.py``):
 
 * new style, from April 2007: ``YYMM.NNNN`` up to December 2014, ``YYMM.NNNNN`` from January
   2015 on, so ``1809.1829`` (four digits in 2018) and ``1412.12345`` cannot exist;
