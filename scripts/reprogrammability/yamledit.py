@@ -32,6 +32,7 @@ from typing import Any, TextIO
 import yaml
 
 from .atomic import write_text_atomic
+from .errors import UnreadableInput
 from .taxonomy import AXES, PARADIGM_KEYS
 
 try:  # libyaml: an order of magnitude faster than PyYAML's pure-Python parser
@@ -178,11 +179,12 @@ class Database:
         try:
             text = path.read_bytes().decode("utf-8-sig")
         except FileNotFoundError:
-            raise DatabaseError(f"{path}: no such file (create it with a 'papers:' list)") from None
+            raise UnreadableInput(path, "no such file (create it with a 'papers:' list)") \
+                from None
         except UnicodeDecodeError as exc:
             raise DatabaseError(f"{path}: not valid UTF-8 ({exc.reason})") from None
-        except OSError as exc:
-            raise DatabaseError(f"{path}: cannot read: {exc.strerror}") from None
+        except OSError as exc:  # a directory, no permission: a usage error (exit 2)
+            raise UnreadableInput(path, exc.strerror or str(exc)) from None
         db = cls(path, text, _layout(_compose(text, path), path))
         db.entries = db._identities()
         return db

@@ -91,6 +91,8 @@ _WORD_STARTS = frozenset(
 ) | (frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ") - set(_RESOLVERS))
 #: A plain scalar of ASCII digits not starting with 0 is a decimal int (and nothing else).
 _DIGITS = frozenset("123456789")
+#: How an integer is written when it is written plainly: optional minus, no leading zero.
+_DECIMAL = re.compile(r"-?(0|[1-9][0-9]*)")
 _CONSTRUCTOR = yaml.SafeLoader("")  # only its construct_yaml_* methods are used
 
 
@@ -312,6 +314,19 @@ class _Builder:
                    f"({reason}); quote it if it is text", "tag")
         self.damaged.add(path)
 
+    def notation(self, event: ScalarEvent, value: int, top: Any) -> int:
+        """A plain integer in one of YAML 1.1's other notations (``0x7E3``, ``03743``,
+        ``2_019``, ``33:39``, ``+2019``): YAML reads 2019, but nobody writes a year or a count
+        that way on purpose, so it is reported with the decimal to write instead. The value
+        stays what safe_load makes of it; the path is marked damaged for the validator."""
+        path = _child_path(top)
+        raw = event.value if len(event.value) <= 40 else event.value[:37] + "..."
+        self.issue(event.start_mark, path,
+                   f"YAML reads the unquoted {raw} as the integer {value} ({_notation(raw)}); "
+                   f"write {value} in plain decimal digits, or quote it if it is text", "number")
+        self.damaged.add(path)
+        return value
+
     def check_tag(self, event: Any, path: Path_, expected: str) -> None:
         tag = event.tag
         if tag is not None and tag != "!" and tag != expected:
@@ -387,6 +402,9 @@ class _Builder:
                                     value = _construct(res_tag, event)
                                 except (ValueError, OverflowError, yaml.YAMLError) as exc:
                                     value = self.unreadable(event, res_tag, exc, top)
+                                else:
+                                    if res_tag == _INT and not _DECIMAL.fullmatch(event.value):
+                                        value = self.notation(event, value, top)
                                 break
                 if span is None:
                     mark = event.start_mark
@@ -446,6 +464,21 @@ class _Builder:
                     top[0][key] = value
                     top[5][key] = span
         return root_value, root_span, True
+
+
+def _notation(raw: str) -> str:
+    text = raw.lstrip("+-")
+    if text.startswith(("0x", "0X")):
+        return "hexadecimal"
+    if text.startswith(("0b", "0B")):
+        return "binary"
+    if ":" in text:
+        return "base 60"
+    if "_" in text:
+        return "digits grouped with _"
+    if len(text) > 1 and text.startswith("0"):
+        return "octal, because of the leading 0"
+    return "an explicit + sign"
 
 
 _NO_KEY = object()
