@@ -321,6 +321,9 @@ BACKBONES: tuple[Backbone, ...] = (
     *_family("wav2vec 2.0", "audio", "wav2vec 2.0"),
     *_family("HuBERT", "audio", "HuBERT"),
     *_family("AST", "audio", "AST"),
+    *_family("UL2", "text", "UL2"),  # added for facets
+    *_family("BiT", "image", "BiT-M R50x1"),  # added for facets
+    *_family("BART", "text", "BART"),  # added for facets
 )
 BACKBONE_NAMES: tuple[str, ...] = tuple(b.name for b in BACKBONES)
 BACKBONES_BY_NAME: dict[str, Backbone] = {b.name: b for b in BACKBONES}
