@@ -324,6 +324,13 @@ BACKBONES: tuple[Backbone, ...] = (
     *_family("UL2", "text", "UL2"),  # added for facets
     *_family("BiT", "image", "BiT-M R50x1"),  # added for facets
     *_family("BART", "text", "BART"),  # added for facets
+    *_family("Flan-T5", "text", "Flan-T5-large", "Flan-T5-XL", "Flan-T5-XXL"),  # added for facets
+    # added for facets: a family's plain name where a source names the family but not the size
+    *_family("CLIP", "multimodal", "CLIP"),  # added for facets
+    *_family("T5", "text", "T5"),  # added for facets
+    *_family("LLaMA", "text", "LLaMA"),  # added for facets
+    *_family("Megatron-LM", "text", "Megatron-LM 11B"),  # added for facets
+    *_family("LLaMA", "text", "Vicuna 13B"),  # added for facets
 )
 BACKBONE_NAMES: tuple[str, ...] = tuple(b.name for b in BACKBONES)
 BACKBONES_BY_NAME: dict[str, Backbone] = {b.name: b for b in BACKBONES}
