@@ -331,6 +331,7 @@ BACKBONES: tuple[Backbone, ...] = (
     *_family("LLaMA", "text", "LLaMA"),  # added for facets
     *_family("Megatron-LM", "text", "Megatron-LM 11B"),  # added for facets
     *_family("LLaMA", "text", "Vicuna 13B"),  # added for facets
+    *_family("GPT-4V", "multimodal", "GPT-4V"),  # added for facets
 )
 BACKBONE_NAMES: tuple[str, ...] = tuple(b.name for b in BACKBONES)
 BACKBONES_BY_NAME: dict[str, Backbone] = {b.name: b for b in BACKBONES}
