@@ -334,6 +334,7 @@ BACKBONES: tuple[Backbone, ...] = (
     *_family("GPT-4V", "multimodal", "GPT-4V"),  # added for facets
     *_family("Falcon", "text", "Falcon 7B"),  # added for facets
     *_family("SegFormer", "image", "SegFormer MiT-B4"),  # added for facets
+    *_family("SPHINX", "multimodal", "SPHINX-v2-1k"),  # added for facets
 )
 BACKBONE_NAMES: tuple[str, ...] = tuple(b.name for b in BACKBONES)
 BACKBONES_BY_NAME: dict[str, Backbone] = {b.name: b for b in BACKBONES}
