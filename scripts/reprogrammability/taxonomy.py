@@ -329,12 +329,14 @@ BACKBONES: tuple[Backbone, ...] = (
     *_family("CLIP", "multimodal", "CLIP"),  # added for facets
     *_family("T5", "text", "T5"),  # added for facets
     *_family("LLaMA", "text", "LLaMA"),  # added for facets
+    *_family("RoBERTa", "text", "RoBERTa"),  # added for facets
     *_family("Megatron-LM", "text", "Megatron-LM 11B"),  # added for facets
     *_family("LLaMA", "text", "Vicuna 13B"),  # added for facets
     *_family("GPT-4V", "multimodal", "GPT-4V"),  # added for facets
     *_family("Falcon", "text", "Falcon 7B"),  # added for facets
     *_family("SegFormer", "image", "SegFormer MiT-B4"),  # added for facets
     *_family("SPHINX", "multimodal", "SPHINX-v2-1k"),  # added for facets
+    *_family("MiniGPT-4", "multimodal", "MiniGPT-4"),  # added for facets
 )
 BACKBONE_NAMES: tuple[str, ...] = tuple(b.name for b in BACKBONES)
 BACKBONES_BY_NAME: dict[str, Backbone] = {b.name: b for b in BACKBONES}
