@@ -337,6 +337,10 @@ BACKBONES: tuple[Backbone, ...] = (
     *_family("SegFormer", "image", "SegFormer MiT-B4"),  # added for facets
     *_family("SPHINX", "multimodal", "SPHINX-v2-1k"),  # added for facets
     *_family("MiniGPT-4", "multimodal", "MiniGPT-4"),  # added for facets
+    *_family("ResNet", "image", "ResNet-50 v2"),  # added for facets
+    *_family("AttRNN", "audio", "AttRNN"),  # added for facets
+    *_family("GIN", "graph", "GIN"),  # added for facets
+    *_family("GPT-Neo", "text", "GPT-Neo 2.7B"),  # added for facets
 )
 BACKBONE_NAMES: tuple[str, ...] = tuple(b.name for b in BACKBONES)
 BACKBONES_BY_NAME: dict[str, Backbone] = {b.name: b for b in BACKBONES}
