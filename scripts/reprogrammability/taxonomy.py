@@ -341,6 +341,9 @@ BACKBONES: tuple[Backbone, ...] = (
     *_family("AttRNN", "audio", "AttRNN"),  # added for facets
     *_family("GIN", "graph", "GIN"),  # added for facets
     *_family("GPT-Neo", "text", "GPT-Neo 2.7B"),  # added for facets
+    *_family("BERT", "text", "BERT"),  # added for facets (family name, size not given)
+    *_family("TinyBERT", "text", "TinyBERT"),  # added for facets
+    *_family("LSTM", "text", "LSTM"),  # added for facets (task classifiers trained by the authors)
 )
 BACKBONE_NAMES: tuple[str, ...] = tuple(b.name for b in BACKBONES)
 BACKBONES_BY_NAME: dict[str, Backbone] = {b.name: b for b in BACKBONES}
