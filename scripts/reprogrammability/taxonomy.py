@@ -343,7 +343,8 @@ BACKBONES: tuple[Backbone, ...] = (
     *_family("GPT-Neo", "text", "GPT-Neo 2.7B"),  # added for facets
     *_family("BERT", "text", "BERT"),  # added for facets (family name, size not given)
     *_family("TinyBERT", "text", "TinyBERT"),  # added for facets
-    *_family("LSTM", "text", "LSTM"),  # added for facets (task classifiers trained by the authors)
+    *_family("LSTM", "text", "LSTM"),  # added for facets (LSTMs trained by the authors)
+    *_family("GPT", "text", "GPT-2 (from scratch)"),  # added for facets: GPT-2 architecture trained by the authors
 )
 BACKBONE_NAMES: tuple[str, ...] = tuple(b.name for b in BACKBONES)
 BACKBONES_BY_NAME: dict[str, Backbone] = {b.name: b for b in BACKBONES}
