@@ -345,6 +345,7 @@ BACKBONES: tuple[Backbone, ...] = (
     *_family("TinyBERT", "text", "TinyBERT"),  # added for facets
     *_family("LSTM", "text", "LSTM"),  # added for facets (LSTMs trained by the authors)
     *_family("GPT", "text", "GPT-2 (from scratch)"),  # added for facets: GPT-2 architecture trained by the authors
+    *_family("Conformer", "audio", "Conformer RNN-T"),  # added for facets
 )
 BACKBONE_NAMES: tuple[str, ...] = tuple(b.name for b in BACKBONES)
 BACKBONES_BY_NAME: dict[str, Backbone] = {b.name: b for b in BACKBONES}
