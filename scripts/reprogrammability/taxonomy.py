@@ -321,6 +321,31 @@ BACKBONES: tuple[Backbone, ...] = (
     *_family("wav2vec 2.0", "audio", "wav2vec 2.0"),
     *_family("HuBERT", "audio", "HuBERT"),
     *_family("AST", "audio", "AST"),
+    *_family("UL2", "text", "UL2"),  # added for facets
+    *_family("BiT", "image", "BiT-M R50x1"),  # added for facets
+    *_family("BART", "text", "BART"),  # added for facets
+    *_family("Flan-T5", "text", "Flan-T5-large", "Flan-T5-XL", "Flan-T5-XXL"),  # added for facets
+    # added for facets: a family's plain name where a source names the family but not the size
+    *_family("CLIP", "multimodal", "CLIP"),  # added for facets
+    *_family("T5", "text", "T5"),  # added for facets
+    *_family("LLaMA", "text", "LLaMA"),  # added for facets
+    *_family("RoBERTa", "text", "RoBERTa"),  # added for facets
+    *_family("Megatron-LM", "text", "Megatron-LM 11B"),  # added for facets
+    *_family("LLaMA", "text", "Vicuna 13B"),  # added for facets
+    *_family("GPT-4V", "multimodal", "GPT-4V"),  # added for facets
+    *_family("Falcon", "text", "Falcon 7B"),  # added for facets
+    *_family("SegFormer", "image", "SegFormer MiT-B4"),  # added for facets
+    *_family("SPHINX", "multimodal", "SPHINX-v2-1k"),  # added for facets
+    *_family("MiniGPT-4", "multimodal", "MiniGPT-4"),  # added for facets
+    *_family("ResNet", "image", "ResNet-50 v2"),  # added for facets
+    *_family("AttRNN", "audio", "AttRNN"),  # added for facets
+    *_family("GIN", "graph", "GIN"),  # added for facets
+    *_family("GPT-Neo", "text", "GPT-Neo 2.7B"),  # added for facets
+    *_family("BERT", "text", "BERT"),  # added for facets (family name, size not given)
+    *_family("TinyBERT", "text", "TinyBERT"),  # added for facets
+    *_family("LSTM", "text", "LSTM"),  # added for facets (LSTMs trained by the authors)
+    *_family("GPT", "text", "GPT-2 (from scratch)"),  # added for facets: GPT-2 architecture trained by the authors
+    *_family("Conformer", "audio", "Conformer RNN-T"),  # added for facets
 )
 BACKBONE_NAMES: tuple[str, ...] = tuple(b.name for b in BACKBONES)
 BACKBONES_BY_NAME: dict[str, Backbone] = {b.name: b for b in BACKBONES}
