@@ -321,6 +321,9 @@ BACKBONES: tuple[Backbone, ...] = (
     *_family("wav2vec 2.0", "audio", "wav2vec 2.0"),
     *_family("HuBERT", "audio", "HuBERT"),
     *_family("AST", "audio", "AST"),
+    *_family("GSLM", "audio", "GSLM"),  # added for facetsA
+    *_family("Latent Diffusion", "multimodal", "Latent Diffusion"),  # added for facetsA
+    *_family("GNN", "graph", "GCN", "GAT", "Graph Transformer"),  # added for facetsA
 )
 BACKBONE_NAMES: tuple[str, ...] = tuple(b.name for b in BACKBONES)
 BACKBONES_BY_NAME: dict[str, Backbone] = {b.name: b for b in BACKBONES}
