@@ -322,7 +322,10 @@ BACKBONES: tuple[Backbone, ...] = (
     *_family("HuBERT", "audio", "HuBERT"),
     *_family("AST", "audio", "AST"),
     *_family("GSLM", "audio", "GSLM"),  # added for facetsA
-    *_family("Latent Diffusion", "multimodal", "Latent Diffusion"),  # added for facetsA
+    *_family("Latent Diffusion", "multimodal", "Latent Diffusion", "Stable Diffusion"),  # added for facetsA
+    *_family("OpenCLIP", "multimodal", "OpenCLIP ViT-H/14"),  # added for facetsA
+    *_family("LLaMA", "text", "Vicuna 13B"),  # added for facetsA
+    *_family("Gemma", "text", "Gemma 7B"),  # added for facetsA
     *_family("GNN", "graph", "GCN", "GAT", "Graph Transformer"),  # added for facetsA
 )
 BACKBONE_NAMES: tuple[str, ...] = tuple(b.name for b in BACKBONES)
