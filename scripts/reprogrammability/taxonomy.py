@@ -326,6 +326,10 @@ BACKBONES: tuple[Backbone, ...] = (
     *_family("OpenCLIP", "multimodal", "OpenCLIP ViT-H/14"),  # added for facetsA
     *_family("LLaMA", "text", "Vicuna 13B"),  # added for facetsA
     *_family("Gemma", "text", "Gemma 7B"),  # added for facetsA
+    # family-level names, for sources that name the model family but not its size (facetsA)
+    *_family("CLIP", "multimodal", "CLIP"),  # added for facetsA
+    *_family("BERT", "text", "BERT"),  # added for facetsA
+    *_family("RoBERTa", "text", "RoBERTa"),  # added for facetsA
     *_family("GNN", "graph", "GCN", "GAT", "Graph Transformer"),  # added for facetsA
 )
 BACKBONE_NAMES: tuple[str, ...] = tuple(b.name for b in BACKBONES)
