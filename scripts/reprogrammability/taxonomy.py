@@ -330,7 +330,7 @@ BACKBONES: tuple[Backbone, ...] = (
     *_family("CLIP", "multimodal", "CLIP"),  # added for facetsA
     *_family("BERT", "text", "BERT"),  # added for facetsA
     *_family("RoBERTa", "text", "RoBERTa"),  # added for facetsA
-    *_family("GNN", "graph", "GCN", "GAT", "Graph Transformer"),  # added for facetsA
+    *_family("GNN", "graph", "GCN", "GAT", "GraphSAGE", "Graph Transformer"),  # added for facetsA
 )
 BACKBONE_NAMES: tuple[str, ...] = tuple(b.name for b in BACKBONES)
 BACKBONES_BY_NAME: dict[str, Backbone] = {b.name: b for b in BACKBONES}
