@@ -330,6 +330,8 @@ BACKBONES: tuple[Backbone, ...] = (
     *_family("CLIP", "multimodal", "CLIP"),  # added for facetsA
     *_family("BERT", "text", "BERT"),  # added for facetsA
     *_family("RoBERTa", "text", "RoBERTa"),  # added for facetsA
+    *_family("GAN", "image", "GAN"),  # added for facetsA
+    *_family("GPT", "text", "GPT-2 Large"),  # added for facetsA
     *_family("GNN", "graph", "GCN", "GAT", "GraphSAGE", "Graph Transformer"),  # added for facetsA
 )
 BACKBONE_NAMES: tuple[str, ...] = tuple(b.name for b in BACKBONES)
