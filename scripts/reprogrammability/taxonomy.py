@@ -332,6 +332,7 @@ BACKBONES: tuple[Backbone, ...] = (
     *_family("RoBERTa", "text", "RoBERTa"),  # added for facetsA
     *_family("GAN", "image", "GAN"),  # added for facetsA
     *_family("GPT", "text", "GPT-2 Large"),  # added for facetsA
+    *_family("MaskGIT", "image", "MaskGIT"),  # added for facetsA
     *_family("GNN", "graph", "GCN", "GAT", "GraphSAGE", "Graph Transformer"),  # added for facetsA
 )
 BACKBONE_NAMES: tuple[str, ...] = tuple(b.name for b in BACKBONES)
