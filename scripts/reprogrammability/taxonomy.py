@@ -333,7 +333,7 @@ BACKBONES: tuple[Backbone, ...] = (
     *_family("GAN", "image", "GAN"),  # added for facetsA
     *_family("GPT", "text", "GPT-2 Large"),  # added for facetsA
     *_family("MaskGIT", "image", "MaskGIT"),  # added for facetsA
-    *_family("GNN", "graph", "GCN", "GAT", "GraphSAGE", "Graph Transformer"),  # added for facetsA
+    *_family("GNN", "graph", "GCN", "GAT", "GIN", "GraphSAGE", "Graph Transformer"),  # added for facetsA
 )
 BACKBONE_NAMES: tuple[str, ...] = tuple(b.name for b in BACKBONES)
 BACKBONES_BY_NAME: dict[str, Backbone] = {b.name: b for b in BACKBONES}
