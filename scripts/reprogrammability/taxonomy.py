@@ -346,6 +346,14 @@ BACKBONES: tuple[Backbone, ...] = (
     *_family("LSTM", "text", "LSTM"),  # added for facets (LSTMs trained by the authors)
     *_family("GPT", "text", "GPT-2 (from scratch)"),  # added for facets: GPT-2 architecture trained by the authors
     *_family("Conformer", "audio", "Conformer RNN-T"),  # added for facets
+    *_family("GSLM", "audio", "GSLM"),  # added for facetsA
+    *_family("Latent Diffusion", "multimodal", "Latent Diffusion", "Stable Diffusion"),  # added for facetsA
+    *_family("OpenCLIP", "multimodal", "OpenCLIP ViT-H/14"),  # added for facetsA
+    *_family("Gemma", "text", "Gemma 7B"),  # added for facetsA
+    *_family("GAN", "image", "GAN"),  # added for facetsA
+    *_family("GPT", "text", "GPT-2 Large"),  # added for facetsA
+    *_family("MaskGIT", "image", "MaskGIT"),  # added for facetsA
+    *_family("GNN", "graph", "GCN", "GAT", "GraphSAGE", "Graph Transformer"),  # added for facetsA
 )
 BACKBONE_NAMES: tuple[str, ...] = tuple(b.name for b in BACKBONES)
 BACKBONES_BY_NAME: dict[str, Backbone] = {b.name: b for b in BACKBONES}
