@@ -321,6 +321,14 @@ BACKBONES: tuple[Backbone, ...] = (
     *_family("wav2vec 2.0", "audio", "wav2vec 2.0"),
     *_family("HuBERT", "audio", "HuBERT"),
     *_family("AST", "audio", "AST"),
+    *_family("GPT-Neo", "text", "GPT-Neo 2.7B"),  # added for facetsB (same name as the facets branch)
+    *_family("GPT", "text", "GPT-3.5 Turbo"),  # added for facetsB: OpenAI gpt-3.5-turbo (ChatGPT)
+    *_family("Claude", "text", "Claude 2"),  # added for facetsB
+    *_family("LLaMA", "text", "Alpaca 7B"),  # added for facetsB
+    *_family("T5", "text", "T5-11B"),  # added for facetsB: original T5 11B checkpoint (t5-11b)
+    *_family("Fairseq dense LM", "text", "Fairseq dense LM 1.3B",
+             "Fairseq dense LM 2.7B"),  # added for facetsB
+    *_family("CLIP", "multimodal", "CLIP"),  # added for facetsA
 )
 BACKBONE_NAMES: tuple[str, ...] = tuple(b.name for b in BACKBONES)
 BACKBONES_BY_NAME: dict[str, Backbone] = {b.name: b for b in BACKBONES}
