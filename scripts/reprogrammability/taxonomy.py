@@ -329,6 +329,9 @@ BACKBONES: tuple[Backbone, ...] = (
     *_family("Fairseq dense LM", "text", "Fairseq dense LM 1.3B",
              "Fairseq dense LM 2.7B"),  # added for facetsB
     *_family("CLIP", "multimodal", "CLIP"),  # added for facetsA
+    *_family("LLaMA", "text", "Vicuna 13B"),  # added for facetsA
+    *_family("PaLM", "text", "PaLM 2-L"),  # added for facetsB
+    *_family("Gemini", "text", "Gemini 1.5 Pro"),  # added for facetsB
 )
 BACKBONE_NAMES: tuple[str, ...] = tuple(b.name for b in BACKBONES)
 BACKBONES_BY_NAME: dict[str, Backbone] = {b.name: b for b in BACKBONES}
