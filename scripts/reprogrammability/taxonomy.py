@@ -330,7 +330,8 @@ BACKBONES: tuple[Backbone, ...] = (
              "Fairseq dense LM 2.7B"),  # added for facetsB
     *_family("CLIP", "multimodal", "CLIP"),  # added for facetsA
     *_family("LLaMA", "text", "Vicuna 13B"),  # added for facetsA
-    *_family("PaLM", "text", "PaLM 2-L"),  # added for facetsB
+    *_family("PaLM", "text", "PaLM 2-S", "PaLM 2-M", "PaLM 2-L"),  # added for facetsB
+    *_family("GNN", "graph", "GCN", "GAT", "Graph Transformer"),  # added for facetsA
     *_family("Gemini", "text", "Gemini 1.5 Pro"),  # added for facetsB
 )
 BACKBONE_NAMES: tuple[str, ...] = tuple(b.name for b in BACKBONES)
