@@ -354,6 +354,13 @@ BACKBONES: tuple[Backbone, ...] = (
     *_family("GPT", "text", "GPT-2 Large"),  # added for facetsA
     *_family("MaskGIT", "image", "MaskGIT"),  # added for facetsA
     *_family("GNN", "graph", "GCN", "GAT", "GraphSAGE", "Graph Transformer"),  # added for facetsA
+    *_family("GPT", "text", "GPT-3.5 Turbo"),  # added for facetsB: OpenAI gpt-3.5-turbo (ChatGPT)
+    *_family("Claude", "text", "Claude 2"),  # added for facetsB
+    *_family("LLaMA", "text", "Alpaca 7B"),  # added for facetsB
+    *_family("T5", "text", "T5-11B"),  # added for facetsB: original T5 11B checkpoint (t5-11b)
+    *_family("Fairseq dense LM", "text", "Fairseq dense LM 1.3B",
+             "Fairseq dense LM 2.7B"),  # added for facetsB
+    *_family("PaLM", "text", "PaLM 2-S", "PaLM 2-M", "PaLM 2-L"),  # added for facetsB
 )
 BACKBONE_NAMES: tuple[str, ...] = tuple(b.name for b in BACKBONES)
 BACKBONES_BY_NAME: dict[str, Backbone] = {b.name: b for b in BACKBONES}
