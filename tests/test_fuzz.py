@@ -128,6 +128,14 @@ def test_syntax_error_at_the_end_points_at_the_last_line():
     assert "at the end of the file" in issue.message
 
 
+def test_a_file_of_comments_and_a_document_marker_is_empty_at_line_1():
+    from reprogrammability.validate import load_bytes
+
+    result = load_bytes(b"# only a comment\n---\n", "papers.yaml", "papers")
+    assert [(p.line, p.col) for p in result.problems] == [(1, 1)]
+    assert "the file is empty" in result.problems[0].message
+
+
 def test_an_empty_tagged_int_is_a_problem_not_a_traceback():
     from reprogrammability.yamlsource import parse_bytes
 

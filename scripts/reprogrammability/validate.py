@@ -720,8 +720,8 @@ def _check_file(result: YamlResult, path: str, c: Collection) -> _Checked:
             sink.add((), f"the file is empty: expected a mapping with a {key!r} list", at=(1, 1))
         return checked
     data = doc.data
-    if data is None:
-        sink.add((), f"the file is empty: expected a mapping with a {key!r} list")
+    if data is None:  # only comments, or an empty document: its null node may sit past the end
+        sink.add((), f"the file is empty: expected a mapping with a {key!r} list", at=(1, 1))
         return checked
     if not isinstance(data, dict):
         sink.add((), f"the top level must be a mapping with a {key!r} list, not "
