@@ -16,6 +16,7 @@ from collections import Counter
 from collections.abc import Iterable
 from typing import IO
 
+from ..annotations import annotation
 from ..markdown import escape_md
 from .results import STATUS_ORDER, Status
 from .runner import Checked
@@ -93,11 +94,15 @@ def print_console(
             status = c.result.status
             if not (status.failing or status.warning):
                 continue
-            level = "error" if status.failing else "warning"
-            title = f"{status.value} link"
-            msg = f"{c.link.target}: {_message(c)}".replace("%", "%25").replace("\n", " ")
             print(
-                f"::{level} file={c.link.file},line={c.link.line},title={title}::{msg}", file=stream
+                annotation(
+                    "error" if status.failing else "warning",
+                    f"{c.link.target}: {_message(c)}",
+                    file=c.link.file,
+                    line=c.link.line,
+                    title=f"{status.value} link",
+                ),
+                file=stream,
             )
     distinct = sum(counts(checked).values())
     where = f" in {files} file(s)" if files is not None else ""
