@@ -914,7 +914,13 @@ class HttpChecker:
         """
         code = resp.status
         if method == "HEAD" or code in (204, 304) or code < 200:
-            return True
+            try:
+                # Nothing to read, but http.client only lets the connection send the next
+                # request once it has seen this (empty) body read to its end.
+                resp.read(decode_content=False)
+                return True
+            except Exception:  # noqa: BLE001
+                return False
         length = resp.headers.get("Content-Length")
         if length is not None:
             try:
