@@ -590,10 +590,10 @@ def describe_error(exc: BaseException) -> tuple[str, str, bool]:
         return "error", f"TLS error: {detail}", False
     if first(ConnectionRefusedError) is not None:
         return "error", "connection refused", True
+    if first(http.client.RemoteDisconnected) is not None:  # a ConnectionResetError subclass
+        return "error", "the server closed the connection without answering", True
     if first(ConnectionResetError) is not None:
         return "error", "connection reset by the server", True
-    if first(http.client.RemoteDisconnected) is not None:
-        return "error", "the server closed the connection without answering", True
     if first(http.client.IncompleteRead, ue.IncompleteRead) is not None:
         return "error", "the connection closed before the answer was complete", True
     if first(ConnectionAbortedError, BrokenPipeError) is not None:

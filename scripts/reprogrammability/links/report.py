@@ -52,8 +52,17 @@ def _message(c: Checked) -> str:
     return text
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f\u0085\u2028\u2029]+")
+
+
+def one_line(text: str) -> str:
+    """``text`` without line breaks or other control characters: a reason a server chose must
+    not start a line of its own (in an Actions log, a line starting ``::`` is a command)."""
+    return _CONTROL.sub(" ", text)
+
+
 def problem_line(c: Checked) -> str:
-    return f"{c.link.file}:{c.link.line}: {c.link.target}: {_message(c)}"
+    return one_line(f"{c.link.file}:{c.link.line}: {c.link.target}: {_message(c)}")
 
 
 def _sorted(checked: Iterable[Checked]) -> list[Checked]:
@@ -88,7 +97,7 @@ def print_console(
             print(f"  {problem_line(c)}", file=stream)
     if not quiet:
         for w in warnings:
-            print(f"warning: {w}", file=stream)
+            print(f"warning: {one_line(w)}", file=stream)
     if github:
         for c in _sorted(checked):
             status = c.result.status
