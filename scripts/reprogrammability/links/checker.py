@@ -1,11 +1,11 @@
 """The HTTP engine: many URLs, checked concurrently, politely, cheaply and safely.
 
-- **Concurrency.** ``concurrency`` worker threads (the global limit) share one urllib3 pool
-  manager (thread-safe; one pool of keep-alive connections per host). A scheduler hands out URLs
-  round-robin across hosts and holds a per-host semaphore for each request in flight, so one slow
-  host never occupies every worker, no host sees more than ``per_host`` requests at once, and no
-  host gets more than ``per_host`` connections (the pool reuses them). requests' per-request
-  machinery (environment proxies, cookies, hooks) is left out: it cost most of the CPU.
+- **Concurrency.** ``concurrency`` worker threads (the global limit) share one ``Transport``
+  (``transport.py``: one pool of keep-alive connections per host, on http.client alone, since
+  requests' and urllib3's per-request machinery cost most of the CPU). A scheduler hands out
+  URLs round-robin across hosts and holds a per-host semaphore for each request in flight, so one
+  slow host never occupies every worker, no host sees more than ``per_host`` requests at once,
+  and no host gets more than ``per_host`` connections (idle ones are reused).
 - **Cheap.** HEAD first; GET when HEAD is refused or fails (405, 501, 403-on-HEAD, a HEAD that
   times out or is dropped). A body is drained when small (so its connection is reused) and the
   connection closed when it is large: a multi-gigabyte PDF costs a few kilobytes. Redirects are
@@ -40,16 +40,18 @@ import random
 import re
 import socket
 import ssl
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from urllib.parse import quote, unquote, urljoin, urlsplit
+from urllib.parse import unquote, urljoin, urlsplit
 
 from ..retry import backoff_delay, parse_retry_after, retryable_status
 from .config import Config
 from .results import Result, Status
+from .transport import ConnectTimeoutError, Transport
 
 REDIRECT_CODES = frozenset({301, 302, 303, 307, 308})
 PERMANENT_REDIRECTS = frozenset({301, 308})
@@ -68,9 +70,9 @@ _HTML_TYPES = ("text/html", "application/xhtml+xml")
 
 
 class PrivateAddressError(Exception):
-    """Raised from inside urllib3 when a socket connected to a refused address.
+    """Raised from the connect hook when a socket connected to a refused address.
 
-    Deliberately not an ``OSError``: urllib3 must not turn it into a retryable connection error.
+    Deliberately not an ``OSError``: no HTTP layer may turn it into a retryable connection error.
     """
 
     def __init__(self, host: str, address: str, why: str) -> None:
@@ -86,7 +88,7 @@ class HostLookupError(Exception):
 
 def lookup_error(host: str, exc: socket.gaierror | UnicodeError) -> HostLookupError:
     """One wording and one retry rule for a failed name lookup, wherever it failed (the guard's
-    own lookup or urllib3's): only a resolver that is struggling (EAI_AGAIN) is worth retrying;
+    own lookup or the connection's): only a resolver that is struggling (EAI_AGAIN) is worth retrying;
     a name that does not exist will not exist a second later either."""
     if isinstance(exc, UnicodeError):
         return HostLookupError(host, f"invalid host name {host!r}", transient=False)
@@ -348,11 +350,10 @@ class Watchdog:
                             _shut(sock)
 
 
-def pool_classes(guard: AddressGuard | None, watchdog: Watchdog | None) -> dict[str, type]:
-    """urllib3 pool classes (for ``PoolManager.pool_classes_by_scheme``) whose connections check
-    every new socket against ``guard`` and attach their sockets to the current request's
-    deadline. Built per checker (urllib3 has no other way to hand a connection these objects)
-    and lazily, so importing this module does not import urllib3."""
+def _guarded_pool_classes(guard: AddressGuard) -> dict[str, type]:
+    """urllib3 pool classes whose new connections are checked against ``guard`` (for the
+    requests session the arXiv API client uses; the checker's own requests go through
+    ``transport``). Built lazily, so importing this module does not import urllib3."""
     from urllib3.connection import HTTPConnection, HTTPSConnection
     from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
@@ -361,24 +362,11 @@ def pool_classes(guard: AddressGuard | None, watchdog: Watchdog | None) -> dict[
             def _new_conn(self):  # type: ignore[override]
                 sock = super()._new_conn()
                 try:
-                    if guard is not None:
-                        guard.check_peer(sock, self.host)
+                    guard.check_peer(sock, self.host)
                 except BaseException:
                     sock.close()
                     raise
-                if watchdog is not None:
-                    current = watchdog.current
-                    if current is not None:
-                        watchdog.attach(current, sock)
                 return sock
-
-            def request(self, *args, **kwargs):  # type: ignore[override]
-                # A reused connection (or a TLS one, wrapped after _new_conn) joins the deadline.
-                if watchdog is not None and self.sock is not None:
-                    current = watchdog.current
-                    if current is not None:
-                        watchdog.attach(current, self.sock)
-                return super().request(*args, **kwargs)
 
         return Guarded
 
@@ -397,13 +385,13 @@ def _guarded_adapter_class():
     from requests.adapters import HTTPAdapter
 
     class GuardedAdapter(HTTPAdapter):
-        def __init__(self, guard: AddressGuard | None, **kwargs) -> None:
+        def __init__(self, guard: AddressGuard, **kwargs) -> None:
             self._guard = guard
             super().__init__(**kwargs)
 
         def init_poolmanager(self, *args, **kwargs) -> None:
             super().init_poolmanager(*args, **kwargs)
-            self.poolmanager.pool_classes_by_scheme = pool_classes(self._guard, None)
+            self.poolmanager.pool_classes_by_scheme = _guarded_pool_classes(self._guard)
 
     return GuardedAdapter
 
@@ -539,6 +527,25 @@ def _anchor_pattern(fragment: str) -> re.Pattern[bytes]:
     )
 
 
+def _decoder(encoding: str | None) -> Callable[[bytes, int], bytes] | None:
+    """A function decompressing the next piece of a gzip/deflate body, at most ``limit`` bytes
+    out per call (a small compressed page may inflate to gigabytes)."""
+    import zlib
+
+    encoding = (encoding or "").strip().lower()
+    if encoding in ("gzip", "x-gzip"):
+        d = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    elif encoding == "deflate":
+        d = zlib.decompressobj(zlib.MAX_WBITS)  # zlib-wrapped, as the RFC says
+    else:
+        return None
+
+    def decode(data: bytes, limit: int) -> bytes:
+        return d.decompress(data, max(1, limit))
+
+    return decode
+
+
 @dataclass
 class FragmentScan:
     """What reading an HTML page for anchors found."""
@@ -553,81 +560,69 @@ class FragmentScan:
 # errors
 
 
-def describe_error(exc: BaseException) -> tuple[str, str, bool]:
-    """``(kind, message, retryable)`` for an exception from urllib3: one readable sentence, never
-    a nested repr (``Connection aborted.', ConnectionResetError(104, ...)``)."""
-    from urllib3 import exceptions as ue
+def describe_error(exc: BaseException, host: str | None = None) -> tuple[str, str, bool]:
+    """``(kind, message, retryable)`` for a failed request: one readable sentence, never a nested
+    repr (``Connection aborted.', ConnectionResetError(104, ...)``). Understands the standard
+    library's exceptions (the checker's transport) and, when loaded, urllib3's (the arXiv
+    client goes through requests), which wrap the same causes."""
+    u3 = sys.modules.get("urllib3.exceptions")
+
+    def u3types(*names: str) -> tuple[type, ...]:
+        return tuple(getattr(u3, n) for n in names if hasattr(u3, n)) if u3 else ()
 
     seen: list[BaseException] = []
     cause: BaseException | None = exc
+    protocol = u3types("ProtocolError")
     while cause is not None and len(seen) < 8:
         seen.append(cause)
         nxt = cause.__cause__ or cause.__context__
-        if nxt is None and isinstance(cause, ue.ProtocolError) and len(cause.args) > 1:
+        if nxt is None and protocol and isinstance(cause, protocol) and len(cause.args) > 1:
             arg = cause.args[1]
             nxt = arg if isinstance(arg, BaseException) else None
-        cause = nxt
+        nxt = nxt or getattr(cause, "reason", None) if not isinstance(cause, ssl.SSLError) else nxt
+        cause = nxt if isinstance(nxt, BaseException) else None
 
     def first(*types: type) -> BaseException | None:
-        return next((e for e in seen if isinstance(e, types)), None)
+        return next((e for e in seen if types and isinstance(e, types)), None)
+
+    def one_line(e: BaseException) -> str:
+        return _clip(" ".join(str(e).split()), 120)
 
     if (e := first(PrivateAddressError)) is not None:
         assert isinstance(e, PrivateAddressError)
         return "refused", f"refused: private address ({e.host} -> {e.address} is {e.why})", False
     if (e := first(socket.gaierror)) is not None:
-        host = getattr(first(ue.NameResolutionError), "host", None) or "host"
-        err = lookup_error(host, e)  # type: ignore[arg-type]
+        named = getattr(first(*u3types("NameResolutionError")), "host", None)
+        err = lookup_error(host or named or "host", e)  # type: ignore[arg-type]
         return "error", str(err), err.transient
-    if first(ue.ConnectTimeoutError) is not None:
+    if first(ConnectTimeoutError, *u3types("ConnectTimeoutError")) is not None:
         return "error", "connect timeout", True
-    if first(ue.ReadTimeoutError, TimeoutError, socket.timeout) is not None:
+    if first(TimeoutError, socket.timeout, *u3types("ReadTimeoutError")) is not None:
         return "error", "timeout", True
     if (e := first(ssl.SSLCertVerificationError)) is not None:
-        detail = getattr(e, "verify_message", "") or getattr(e, "reason", "") or "verification failed"
+        detail = getattr(e, "verify_message", "") or getattr(e, "reason", "") or "not trusted"
         return "error", f"TLS error: certificate {detail}", False
     if (e := first(ssl.SSLError)) is not None:
-        detail = getattr(e, "reason", None) or _clip(" ".join(str(e).split()), 120)
-        return "error", f"TLS error: {detail}", False
+        return "error", f"TLS error: {getattr(e, 'reason', None) or one_line(e)}", False
     if first(ConnectionRefusedError) is not None:
         return "error", "connection refused", True
     if first(http.client.RemoteDisconnected) is not None:  # a ConnectionResetError subclass
         return "error", "the server closed the connection without answering", True
     if first(ConnectionResetError) is not None:
         return "error", "connection reset by the server", True
-    if first(http.client.IncompleteRead, ue.IncompleteRead) is not None:
+    if first(http.client.IncompleteRead, *u3types("IncompleteRead")) is not None:
         return "error", "the connection closed before the answer was complete", True
     if first(ConnectionAbortedError, BrokenPipeError) is not None:
         return "error", "the connection was dropped", True
-    if (e := first(ue.LocationParseError, ue.LocationValueError, http.client.InvalidURL)) is not None:
-        return "dead", f"invalid URL ({_clip(str(e), 120)})", False
-    if (e := first(http.client.HTTPException, ue.HTTPError)) is not None and not isinstance(
-        e, ue.NewConnectionError
-    ):
-        return "error", f"invalid answer: {_clip(' '.join(str(e).split()), 120)}", True
+    invalid = (http.client.InvalidURL, *u3types("LocationParseError", "LocationValueError"))
+    if (e := first(*invalid)) is not None:
+        return "dead", f"invalid URL ({one_line(e)})", False
+    if (e := first(http.client.HTTPException)) is not None:
+        return "error", f"invalid answer: {one_line(e)}", True
     if (e := first(OSError)) is not None:
         assert isinstance(e, OSError)
-        detail = e.strerror or _clip(" ".join(str(e).split()), 120)
-        return "error", f"connection failed: {detail}", True
+        return "error", f"connection failed: {e.strerror or one_line(e)}", True
     return "error", f"request failed: {type(exc).__name__}", True
-
-
-def _request_target(url: str) -> str:
-    """``url`` with characters an HTTP request line may not carry percent-encoded (a link
-    written with a space or non-ASCII letters), as browsers send it."""
-    if url.isascii() and " " not in url:
-        return url
-    parts = urlsplit(url)
-    try:
-        host = parts.hostname.encode("idna").decode("ascii") if parts.hostname else ""
-    except UnicodeError:
-        host = parts.hostname or ""
-    netloc = host + (f":{parts.port}" if parts.port else "")
-    if ":" in host:
-        netloc = f"[{host}]" + (f":{parts.port}" if parts.port else "")
-    safe = "/%:@!$&'()*+,;=-._~"
-    path = quote(parts.path, safe=safe)
-    query = quote(parts.query, safe=safe + "?")
-    return f"{parts.scheme}://{netloc}{path}" + (f"?{query}" if query else "")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -676,48 +671,30 @@ class HttpChecker:
         self.watchdog = Watchdog()
         #: the most one request may take, connect, headers and body together
         self.deadline = max(config.connect_timeout, config.read_timeout)
-        self._pool = None
+        self.transport = Transport(
+            {
+                "User-Agent": config.user_agent,
+                "Accept": ACCEPT_HEADER,
+                "Accept-Encoding": "gzip, deflate",
+            },
+            on_socket=self._on_socket,
+            max_idle_per_host=max(config.per_host, config.concurrency),
+        )
         self._sessions: list = []
         self._lock = threading.Lock()
         self._head_refused: set[str] = set()
         self.warnings: list[str] = []
         self.requests_made = 0
-        self._headers = {
-            "User-Agent": config.user_agent,
-            "Accept": ACCEPT_HEADER,
-            "Accept-Encoding": "gzip, deflate",
-        }
 
     # -- connections ----------------------------------------------------------------------
 
-    def _manager(self):
-        """The pool manager every worker shares (one keep-alive pool per host)."""
-        pool = self._pool
-        if pool is None:
-            with self._lock:
-                if self._pool is None:
-                    import urllib3
-
-                    kwargs = {}
-                    try:
-                        import certifi
-
-                        kwargs["ca_certs"] = certifi.where()  # the bundle requests used
-                    except ImportError:
-                        pass
-                    manager = urllib3.PoolManager(
-                        num_pools=max(64, 4 * self.cfg.concurrency),
-                        # never more than per_host in use per host (the scheduler sees to it);
-                        # room for all so none is ever discarded
-                        maxsize=max(self.cfg.per_host, self.cfg.concurrency),
-                        block=False,
-                        retries=False,
-                        **kwargs,
-                    )
-                    manager.pool_classes_by_scheme = pool_classes(self.guard, self.watchdog)
-                    self._pool = manager
-                pool = self._pool
-        return pool
+    def _on_socket(self, sock: socket.socket, host: str) -> None:
+        """Every new connection, before a byte is sent: the address actually connected to must
+        be allowed (DNS rebinding), and the socket joins the current request's deadline."""
+        self.guard.check_peer(sock, host)
+        current = self.watchdog.current
+        if current is not None:
+            self.watchdog.attach(current, sock)
 
     def make_session(self):
         """A requests session with guarded connections (the arXiv API client takes one)."""
@@ -737,11 +714,9 @@ class HttpChecker:
     def close(self) -> None:
         with self._lock:
             sessions, self._sessions = self._sessions, []
-            pool, self._pool = self._pool, None
         for s in sessions:
             s.close()
-        if pool is not None:
-            pool.clear()
+        self.transport.close()
 
     # -- one URL ----------------------------------------------------------------------------
 
@@ -803,7 +778,6 @@ class HttpChecker:
         current = url
         chain: list[str] = []
         permanent = False
-        manager = self._manager()
         for _hop in range(self.cfg.max_redirects + 1):
             try:
                 refusal = self.guard.refusal(current)
@@ -816,26 +790,21 @@ class HttpChecker:
             with self._lock:
                 self.requests_made += 1
             deadline = self.watchdog.start(self.deadline)
-            resp = None
             try:
-                resp = manager.urlopen(
+                resp, key, conn = self.transport.request(
                     method,
-                    _request_target(current),
-                    redirect=False,
-                    retries=False,
-                    preload_content=False,
-                    decode_content=False,
-                    assert_same_host=False,
-                    headers=self._headers,
-                    timeout=self._timeout(deadline),
+                    current,
+                    connect_timeout=max(0.001, min(self.cfg.connect_timeout, deadline.remaining())),
+                    read_timeout=lambda: max(0.001, min(self.cfg.read_timeout, deadline.remaining())),
+                    on_connected=lambda sock: self.watchdog.attach(deadline, sock),
                 )
             except Exception as exc:  # noqa: BLE001 - every failure becomes a verdict
                 fired = self.watchdog.finish(deadline)
-                return self._failure(exc, fired, chain)
+                return self._failure(exc, fired, chain, urlsplit(current).hostname)
             code = resp.status
             phrase = resp.reason or ""
-            location = resp.headers.get("Location")
-            retry_after = parse_retry_after(resp.headers.get("Retry-After"))
+            location = resp.getheader("Location")
+            retry_after = parse_retry_after(resp.getheader("Retry-After"))
             redirect = code in REDIRECT_CODES and bool(location)
             scan = None
             if fragments and method == "GET" and not redirect and 200 <= code < 300:
@@ -843,7 +812,11 @@ class HttpChecker:
             else:
                 reusable = self._drain(resp, method)
             fired = self.watchdog.finish(deadline)
-            self._dispose(resp, reusable and not fired)
+            if reusable and not fired:
+                self.transport.give_back(key, conn)
+            else:
+                resp.close()
+                conn.close()
             if redirect:
                 assert location is not None
                 target = urljoin(current, location.strip())
@@ -878,17 +851,9 @@ class HttpChecker:
             message=f"too many redirects (more than {self.cfg.max_redirects})",
         )
 
-    def _timeout(self, deadline: Deadline):
-        """Per-socket-operation timeouts, never beyond the request's deadline (the watchdog
-        enforces the deadline across operations)."""
-        from urllib3.util import Timeout
-
-        left = max(0.001, deadline.remaining())
-        return Timeout(
-            connect=min(self.cfg.connect_timeout, left), read=min(self.cfg.read_timeout, left)
-        )
-
-    def _failure(self, exc: BaseException, fired: bool, chain: list[str]) -> _Outcome:
+    def _failure(
+        self, exc: BaseException, fired: bool, chain: list[str], host: str | None
+    ) -> _Outcome:
         if fired:
             return _Outcome(
                 "error",
@@ -897,7 +862,7 @@ class HttpChecker:
                 retryable=True,
                 unanswered=True,
             )
-        kind, message, retryable = describe_error(exc)
+        kind, message, retryable = describe_error(exc, host)
         # A HEAD that was sent but never answered (timed out, reset, dropped) may be a server
         # that mishandles HEAD: the caller tries GET. A failed connect or lookup is not that.
         unanswered = kind == "error" and not message.startswith(
@@ -906,46 +871,40 @@ class HttpChecker:
         return _Outcome(kind, message=message, chain=chain, retryable=retryable, unanswered=unanswered)
 
     @staticmethod
-    def _drain(resp, method: str) -> bool:
+    def _drain(resp: http.client.HTTPResponse, method: str) -> bool:
         """Read a small body to its end so the connection can be reused; True when it was.
 
         A body larger than ``DRAIN_LIMIT`` (announced or found) is abandoned: closing the
-        connection is cheaper than downloading a PDF to keep it.
+        connection is cheaper than downloading a PDF to keep it. Read as sent (compressed).
         """
-        code = resp.status
-        if method == "HEAD" or code in (204, 304) or code < 200:
-            try:
-                # Nothing to read, but http.client only lets the connection send the next
-                # request once it has seen this (empty) body read to its end.
-                resp.read(decode_content=False)
-                return True
-            except Exception:  # noqa: BLE001
-                return False
-        length = resp.headers.get("Content-Length")
-        if length is not None:
-            try:
-                if int(length) > DRAIN_LIMIT:
-                    return False
-            except ValueError:
-                return False
-        read = 0
         try:
+            if method == "HEAD" or resp.length == 0:
+                resp.read()  # nothing, but http.client needs it read to send the next request
+                return True
+            if resp.length is not None and resp.length > DRAIN_LIMIT:
+                return False
+            read = 0
             while True:
-                chunk = resp.read(65536, decode_content=False)
+                chunk = resp.read1(65536)
                 if not chunk:
-                    return True
+                    resp.read()  # marks the answer complete (read1 alone never does)
+                    return resp.isclosed()
                 read += len(chunk)
                 if read > DRAIN_LIMIT:
                     return False
         except Exception:  # noqa: BLE001 - a body that fails to arrive just costs its connection
             return False
 
-    def _scan(self, resp, fragments: frozenset[str]) -> tuple[FragmentScan, bool]:
-        """Stream an HTML page until every fragment's anchor is found (or ``MAX_SCAN_BYTES``)."""
-        ctype = (resp.headers.get("Content-Type") or "").split(";", 1)[0].strip().lower()
+    def _scan(
+        self, resp: http.client.HTTPResponse, fragments: frozenset[str]
+    ) -> tuple[FragmentScan, bool]:
+        """Stream an HTML page until every fragment's anchor is found (or ``MAX_SCAN_BYTES`` of
+        it, decompressed, have been read)."""
+        ctype = (resp.getheader("Content-Type") or "").split(";", 1)[0].strip().lower()
         if ctype and ctype not in _HTML_TYPES:
             return FragmentScan(set(), complete=True, html=False), self._drain(resp, "GET")
         wanted = {f: _anchor_pattern(f) for f in fragments if checkable_fragment(f)}
+        decoder = _decoder(resp.getheader("Content-Encoding"))
         found: set[str] = set()
         total = 0
         tail = b""
@@ -953,10 +912,12 @@ class HttpChecker:
         complete = False
         try:
             while len(found) < len(wanted) and total < MAX_SCAN_BYTES:
-                chunk = resp.read(65536, decode_content=True)
-                if not chunk:
+                raw = resp.read1(min(65536, MAX_SCAN_BYTES - total))
+                if not raw:
+                    resp.read()  # marks the answer complete (read1 alone never does)
                     complete = True
                     break
+                chunk = decoder(raw, MAX_SCAN_BYTES - total) if decoder else raw
                 total += len(chunk)
                 window = tail + chunk
                 for fragment, pattern in wanted.items():
@@ -966,18 +927,7 @@ class HttpChecker:
         except Exception:  # noqa: BLE001 - a page cut short: what was found still counts
             complete = False
         # Stopped early (every anchor found, or the cap): the rest is not worth reading.
-        return FragmentScan(found, complete=complete, read=total), complete
-
-    @staticmethod
-    def _dispose(resp, reusable: bool) -> None:
-        """Give the connection back to the pool: open when the response was read to its end,
-        closed otherwise (unread bytes would corrupt the next answer on it)."""
-        try:
-            if not reusable:
-                resp.close()
-            resp.release_conn()
-        except Exception:  # noqa: BLE001 - a failed close must not fail the check
-            pass
+        return FragmentScan(found, complete=complete, read=total), complete and resp.isclosed()
 
     def _verdict(self, url: str, out: _Outcome, attempts: int, started: float) -> Result:
         result = Result(
