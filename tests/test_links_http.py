@@ -1150,3 +1150,36 @@ def test_allowlisted_name_is_still_checked_on_the_connected_socket(app, monkeypa
     checker.close()
     assert result.status is Status.REFUSED and "127.0.0.1 is loopback" in result.reason
     assert app.hits("/ok") == 0
+
+
+# ---------------------------------------------------------------------------------------------
+# TLS
+
+
+@pytest.fixture
+def tls_app(app):
+    import ssl
+
+    here = Path(__file__).parent / "fixtures" / "tls"
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(here / "selfsigned-cert.pem", here / "selfsigned-key.pem")
+    app.httpd.socket = context.wrap_socket(app.httpd.socket, server_side=True)
+    app.routes["/ok"] = ok_route
+    return app, here / "selfsigned-cert.pem"
+
+
+def test_tls_is_verified_and_connections_are_reused(tls_app):
+    import ssl
+
+    app, cert = tls_app
+    url = f"https://127.0.0.1:{app.port}/ok"
+    result, _ = check(url)
+    assert result.status is Status.ERROR and result.attempts == 1  # not worth retrying
+    assert result.reason == "TLS error: self-signed certificate", result.reason
+
+    checker = HttpChecker(fast_config(concurrency=1, per_host=1))
+    checker.transport._context = ssl.create_default_context(cafile=str(cert))  # trust it here
+    urls = [url, f"https://localhost:{app.port}/ok", url + "?again"]
+    results = checker.check_all(urls)
+    assert [results[u].status for u in urls] == [Status.OK] * 3
+    assert checker.transport.connections_opened == 2  # one per host name, reused

@@ -600,8 +600,8 @@ def describe_error(exc: BaseException, host: str | None = None) -> tuple[str, st
     if first(TimeoutError, socket.timeout, *u3types("ReadTimeoutError")) is not None:
         return "error", "timeout", True
     if (e := first(ssl.SSLCertVerificationError)) is not None:
-        detail = getattr(e, "verify_message", "") or getattr(e, "reason", "") or "not trusted"
-        return "error", f"TLS error: certificate {detail}", False
+        detail = getattr(e, "verify_message", "") or "certificate not trusted"
+        return "error", f"TLS error: {detail}", False
     if (e := first(ssl.SSLError)) is not None:
         return "error", f"TLS error: {getattr(e, 'reason', None) or one_line(e)}", False
     if first(ConnectionRefusedError) is not None:
