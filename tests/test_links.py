@@ -393,3 +393,26 @@ def test_address_guard_allowlist():
         "http://localhost/x"
     )
     assert AddressGuard(resolver, allow_all=True).refusal("http://other.lan/x") is None
+
+
+def test_json_report_has_every_result_field_one_result_per_line():
+    from dataclasses import fields
+
+    from reprogrammability.links.report import to_json
+
+    a = Result("https://a.example/", Status.OK, "HTTP 200 OK", code=200, chain=["301 x"])
+    b = Result("https://b.example/é", Status.DEAD, "HTTP 404", code=404)
+    checked = [
+        Checked(Link(a.url, "README.md", 1, REMOTE), a),
+        Checked(Link(b.url, "README.md", 2, REMOTE), b),
+        Checked(Link(a.url, "docs/x.md", 5, REMOTE), a),
+    ]
+    text = to_json(checked, ["w"], inputs=["README.md"])
+    data = json.loads(text)
+    assert set(data["results"][0]) == {f.name for f in fields(Result)} | {"occurrences"}
+    assert [r["url"] for r in data["results"]] == [a.url, b.url]
+    assert len(data["results"][0]["occurrences"]) == 2
+    assert data["summary"]["counts"]["dead"] == 1 and data["warnings"] == ["w"]
+    assert sum(1 for line in text.splitlines() if line.lstrip().startswith('{"url"')) == 2
+    empty = json.loads(to_json([], [], inputs=[]))
+    assert empty["results"] == [] and empty["summary"]["occurrences"] == 0
