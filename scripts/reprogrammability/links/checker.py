@@ -44,7 +44,6 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from urllib.parse import unquote, urljoin, urlsplit
 
@@ -423,6 +422,9 @@ class HostScheduler:
         self._slots = {h: threading.BoundedSemaphore(per_host) for h in self._queues}
         self._pending = sum(len(q) for q in self._queues.values())
         self._cond = threading.Condition()
+        #: the most requests the per-host limits allow at once: more workers would only wait
+        #: (and be woken for nothing at every release)
+        self.most_in_flight = sum(min(per_host, len(q)) for q in self._queues.values())
 
     def take(self) -> tuple[str, str] | None:
         with self._cond:
@@ -1133,7 +1135,15 @@ class HttpChecker:
         results: dict[str, Result] = {}
         lock = threading.Lock()
 
+        failures: list[BaseException] = []
+
         def worker() -> None:
+            try:
+                work()
+            except BaseException as exc:  # noqa: BLE001 - re-raised in the calling thread
+                failures.append(exc)
+
+        def work() -> None:
             while True:
                 job = scheduler.take()
                 if job is None:
@@ -1153,11 +1163,17 @@ class HttpChecker:
                     results[url] = result
                     results.update(extra)
 
-        workers = min(self.cfg.concurrency, len(urls))
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="links") as pool:
-            futures = [pool.submit(worker) for _ in range(workers)]
-            for f in futures:
-                f.result()
+        workers = min(self.cfg.concurrency, scheduler.most_in_flight)
+        # Plain threads: concurrent.futures would import logging (and more) for nothing.
+        threads = [
+            threading.Thread(target=worker, name=f"links-{i}", daemon=True) for i in range(workers)
+        ]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        if failures:
+            raise failures[0]
         return results
 
 

@@ -176,7 +176,6 @@ def _overrides(args: argparse.Namespace) -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..atomic import write_text_atomic
     from . import report
     from .cache import LinkCache
     from .extract import ExtractError, default_inputs, extract_file, relpath_of
@@ -259,6 +258,8 @@ def run(args: argparse.Namespace) -> int:
         github=args.github,
         files=len(inputs),
     )
+    from ..atomic import write_text_atomic
+
     try:
         if args.json:
             write_text_atomic(args.json, report.to_json(checked, warnings, inputs=rels))

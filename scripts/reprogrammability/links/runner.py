@@ -5,8 +5,8 @@ Kept apart from the CLI so tests and the benchmark drive exactly what ``repro li
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,6 +14,9 @@ from .anchors import LocalChecker
 from .config import Config
 from .extract import LOCAL, OTHER, REMOTE, ExtractError, Link, extract_text, remote_key
 from .results import Result, Status
+
+if TYPE_CHECKING:
+    import subprocess
 
 
 @dataclass(frozen=True)
@@ -127,6 +130,8 @@ def check_links(
 
 
 def _git(root: Path, *args: str) -> subprocess.CompletedProcess[bytes]:
+    import subprocess  # only --changed-only needs it: kept off every other run's start-up
+
     try:
         return subprocess.run(
             ["git", "-C", str(root), *args], capture_output=True, timeout=60, check=False
