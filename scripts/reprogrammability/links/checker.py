@@ -290,6 +290,7 @@ class Watchdog:
         self._cond = threading.Condition()
         self._thread: threading.Thread | None = None
         self._local = threading.local()
+        self._stopped = False
 
     @property
     def current(self) -> Deadline | None:
@@ -328,9 +329,20 @@ class Watchdog:
             self._local.deadline = None
         return deadline.fired
 
+    def stop(self) -> None:
+        """End the thread (a checker is done); a later ``start`` begins a new one."""
+        with self._cond:
+            self._stopped = True
+            self._cond.notify()
+            thread, self._thread = self._thread, None
+        if thread is not None:
+            thread.join()
+        with self._cond:
+            self._stopped = False
+
     def _run(self) -> None:
         with self._cond:
-            while True:
+            while not self._stopped:
                 while self._heap and self._heap[0].done:
                     heapq.heappop(self._heap)
                 if not self._heap:
@@ -719,6 +731,7 @@ class HttpChecker:
         for s in sessions:
             s.close()
         self.transport.close()
+        self.watchdog.stop()
 
     # -- one URL ----------------------------------------------------------------------------
 

@@ -201,6 +201,9 @@ def _blank(line: str, start: int, end: int) -> str:
     return line[:start] + " " * (end - start) + line[end:]
 
 
+_PLAIN_DEST = re.compile(r"[^ \t()\\]*")
+
+
 def _parse_destination(line: str, pos: int) -> tuple[str, int] | None:
     """Parse ``(dest "title")`` starting just after ``(``; return (dest, index after ``)``)."""
     n = len(line)
@@ -215,6 +218,9 @@ def _parse_destination(line: str, pos: int) -> tuple[str, int] | None:
     else:
         depth = 0
         start = pos
+        # Most destinations hold no parenthesis or escape: skip them in one regex step, then
+        # let the careful scan go on from the first character that needs it.
+        pos = _PLAIN_DEST.match(line, pos).end()  # type: ignore[union-attr]
         while pos < n:
             ch = line[pos]
             if ch == "\\" and pos + 1 < n:
