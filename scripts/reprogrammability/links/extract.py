@@ -15,7 +15,6 @@ Everything works on text as well as files so ``--changed-only`` can extract from
 
 from __future__ import annotations
 
-import glob
 import html
 import re
 from collections.abc import Iterable, Iterator
@@ -434,6 +433,8 @@ def extract_file(path: Path, root: Path) -> list[Link]:
 def default_inputs(root: Path, papers: str, markdown: Iterable[str]) -> list[Path]:
     """The collection files (the papers database and those beside it) and the markdown globs
     that exist, in that order, without repeats."""
+    import glob  # only without explicit inputs
+
     from ..collections import sibling_paths
 
     seen: dict[Path, None] = {}
