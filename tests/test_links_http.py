@@ -850,7 +850,7 @@ def test_malformed_urls_are_dead_without_stopping_the_run(app):
 # hostile servers: deadlines, HEAD that hangs, resets
 
 
-def _trickle(h, method, delay: float = 0.1) -> None:
+def _trickle(h, method, delay: float = 0.05) -> None:
     """Headers one byte at a time: each read is quick, the whole answer takes seconds."""
     head = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nX-Pad: " + b"a" * 60 + b"\r\n\r\n"
     for byte in head:
@@ -860,15 +860,15 @@ def _trickle(h, method, delay: float = 0.1) -> None:
 
 
 def test_a_request_ends_at_its_deadline_however_slowly_the_server_trickles(app):
-    app.routes["/trickle"] = _trickle  # ~9 s of headers, a byte every 0.1 s
+    app.routes["/trickle"] = _trickle  # ~4.5 s of headers, a byte every 0.05 s
     started = time.monotonic()
-    result, _ = check(app.url("/trickle"), connect_timeout=0.5, read_timeout=0.5, retries=0)
+    result, _ = check(app.url("/trickle"), connect_timeout=0.3, read_timeout=0.3, retries=0)
     elapsed = time.monotonic() - started
     assert result.status is Status.ERROR, result.reason
-    assert result.reason == "timeout (no complete answer within 0.5 s)"
-    # HEAD and the GET it falls back to, each cut off at its deadline: far from the 9 s the
+    assert result.reason == "timeout (no complete answer within 0.3 s)"
+    # HEAD and the GET it falls back to, each cut off at its deadline: far from the 4.5 s the
     # server would take (a per-read timeout never fires here).
-    assert elapsed < 4, elapsed
+    assert elapsed < 3, elapsed
     assert app.hits("/trickle", "HEAD") == 1 and app.hits("/trickle", "GET") == 1
 
 
