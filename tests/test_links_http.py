@@ -1183,3 +1183,10 @@ def test_tls_is_verified_and_connections_are_reused(tls_app):
     results = checker.check_all(urls)
     assert [results[u].status for u in urls] == [Status.OK] * 3
     assert checker.transport.connections_opened == 2  # one per host name, reused
+
+
+def test_a_redirect_to_an_unusable_url_is_dead_not_retried(app):
+    app.routes["/bad"] = _redirect("http://[::1/x")
+    result, _ = check(app.url("/bad"), retries=2)
+    assert result.status is Status.DEAD and result.attempts == 1
+    assert result.reason == "redirects to invalid URL (Invalid IPv6 URL) http://[::1/x", result.reason

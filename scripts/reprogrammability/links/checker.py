@@ -633,6 +633,8 @@ def describe_error(exc: BaseException, host: str | None = None) -> tuple[str, st
         return "dead", f"invalid URL ({one_line(e)})", False
     if (e := first(http.client.HTTPException)) is not None:
         return "error", f"invalid answer: {one_line(e)}", True
+    if (e := first(ValueError)) is not None:  # a redirect to a URL that cannot be requested
+        return "dead", f"invalid URL ({one_line(e)})", False
     if (e := first(OSError)) is not None:
         assert isinstance(e, OSError)
         return "error", f"connection failed: {e.strerror or one_line(e)}", True
@@ -834,13 +836,15 @@ class HttpChecker:
                 conn.close()
             if redirect:
                 assert location is not None
-                target = urljoin(current, location.strip())
-                if urlsplit(target).scheme.lower() not in ("http", "https"):
+                try:
+                    target = urljoin(current, location.strip())
+                    problem = url_problem(target)
+                except ValueError as exc:
+                    target, problem = location.strip(), f"invalid URL ({exc})"
+                if problem:
+                    what = "unsupported URL" if "not http" in problem else problem
                     return _Outcome(
-                        "dead",
-                        code=code,
-                        chain=chain,
-                        message=f"redirects to unsupported URL {target}",
+                        "dead", code=code, chain=chain, message=f"redirects to {what} {target}"
                     )
                 chain.append(f"{code} {target}")
                 permanent = permanent or code in PERMANENT_REDIRECTS
