@@ -31,6 +31,20 @@ from urllib.parse import quote, urlsplit
 _SAFE = "/%:@!$&'()*+,;=-._~"
 
 
+def _readable(sock: socket.socket) -> bool:
+    """Whether an idle connection has something to read: the server's EOF (it closed it) or
+    bytes nobody asked for. Either way it cannot carry the next request. ``poll`` where there is
+    one (``select`` cannot watch descriptors past FD_SETSIZE)."""
+    try:
+        if hasattr(select, "poll"):
+            poller = select.poll()
+            poller.register(sock, select.POLLIN | select.POLLERR | select.POLLHUP)
+            return bool(poller.poll(0))
+        return bool(select.select([sock], [], [], 0)[0])
+    except (OSError, ValueError):
+        return True
+
+
 class ConnectTimeoutError(TimeoutError):
     """The TCP connection (not an answer) took too long."""
 
@@ -133,11 +147,7 @@ class Transport:
             sock = conn.sock
             if sock is None:
                 return conn, False  # closed after its last answer: reconnects on first use
-            try:
-                readable = select.select([sock], [], [], 0)[0]
-            except (OSError, ValueError):
-                readable = [sock]
-            if not readable:
+            if not _readable(sock):
                 return conn, True
             conn.close()  # EOF or stray bytes: the server is done with it
 
