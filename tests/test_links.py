@@ -20,8 +20,8 @@ from reprogrammability.links.extract import (
     ExtractError,
     Link,
     default_inputs,
-    extract_markdown_text,
     extract_collection_text,
+    extract_markdown_text,
     markdown_anchors,
 )
 from reprogrammability.links.report import to_markdown

@@ -249,7 +249,7 @@ class AddressGuard:
 class Deadline:
     """One request's end time and the sockets it uses, which the watchdog shuts when it passes."""
 
-    __slots__ = ("at", "seconds", "socks", "fired", "done")
+    __slots__ = ("at", "done", "fired", "seconds", "socks")
 
     def __init__(self, seconds: float) -> None:
         self.seconds = seconds
@@ -812,8 +812,8 @@ class HttpChecker:
                     method,
                     current,
                     connect_timeout=max(0.001, min(self.cfg.connect_timeout, deadline.remaining())),
-                    read_timeout=lambda: max(0.001, min(self.cfg.read_timeout, deadline.remaining())),
-                    on_connected=lambda sock: self.watchdog.attach(deadline, sock),
+                    read_timeout=functools.partial(self._read_timeout, deadline),
+                    on_connected=functools.partial(self.watchdog.attach, deadline),
                 )
             except Exception as exc:  # noqa: BLE001 - every failure becomes a verdict
                 fired = self.watchdog.finish(deadline)
@@ -869,6 +869,10 @@ class HttpChecker:
             final_url=current,
             message=f"too many redirects (more than {self.cfg.max_redirects})",
         )
+
+    def _read_timeout(self, deadline: Deadline) -> float:
+        """The socket timeout for one read: never beyond the request's deadline."""
+        return max(0.001, min(self.cfg.read_timeout, deadline.remaining()))
 
     def _failure(
         self, exc: BaseException, fired: bool, chain: list[str], host: str | None
@@ -1004,7 +1008,7 @@ class HttpChecker:
                 verdicts[key] = result
                 continue
 
-            def own(status: Status, reason: str) -> Result:
+            def own(status: Status, reason: str, key: str = key) -> Result:
                 return Result(
                     key,
                     status,
@@ -1196,7 +1200,7 @@ class HttpChecker:
 
 def _short(exc: BaseException) -> str:
     """A one-line reason for any failure (from urllib3, requests or the arXiv client)."""
-    kind, message, _ = describe_error(exc)
+    _kind, message, _retryable = describe_error(exc)
     if not message.startswith("request failed:"):
         return message
     text = " ".join((str(exc) or type(exc).__name__).split())

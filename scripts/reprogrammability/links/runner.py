@@ -6,9 +6,9 @@ Kept apart from the CLI so tests and the benchmark drive exactly what ``repro li
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .anchors import LocalChecker
 from .config import Config
