@@ -211,6 +211,18 @@ def test_head_405_is_remembered_per_host(app):
     )  # the second URL went straight to GET
 
 
+def test_one_head_refusal_does_not_make_a_head_answering_host_get_only(app):
+    def refuses(h, method):
+        send(h, method, 405) if method == "HEAD" else ok_route(h, method)
+
+    app.routes.update({"/a": ok_route, "/odd": refuses, "/b": ok_route})
+    checker = HttpChecker(fast_config(concurrency=1, per_host=1))
+    results = checker.check_all([app.url("/a"), app.url("/odd"), app.url("/b")])
+    assert all(r.status is Status.OK for r in results.values())
+    assert app.hits("/odd", "GET") == 1
+    assert app.hits("/b", "HEAD") == 1 and app.hits("/b", "GET") == 0
+
+
 def test_persistent_403_needs_a_human(app):
     app.routes["/wall"] = lambda h, m: send(h, m, 403, body=b"are you a robot?")
     result, _ = check(app.url("/wall"))

@@ -698,7 +698,10 @@ class HttpChecker:
         )
         self._sessions: list = []
         self._lock = threading.Lock()
+        #: hosts that refused a HEAD (405/501) and never answered one: GET only from then on
         self._head_refused: set[str] = set()
+        #: hosts that answered a HEAD: one URL refusing it does not make the host GET-only
+        self._head_answered: set[str] = set()
         self.warnings: list[str] = []
         self.requests_made = 0
 
@@ -781,10 +784,14 @@ class HttpChecker:
                     or out.code in self.cfg.accept
                     or out.code == 429
                 ):
+                    if host not in self._head_answered:
+                        with self._lock:
+                            self._head_answered.add(host)
                     return out
-                if out.code in (405, 501):
-                    # This server does not do HEAD: skip it for the rest of its links (a GET
-                    # costs no extra connection: its body is drained and the connection reused).
+                if out.code in (405, 501) and host not in self._head_answered:
+                    # This server does not do HEAD: skip it for the rest of its links (a small
+                    # GET body is drained and its connection reused). A server that has answered
+                    # HEAD before keeps it: one odd URL must not cost every other a body.
                     with self._lock:
                         self._head_refused.add(host)
             elif not (out.kind == "error" and out.unanswered):
