@@ -96,7 +96,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     how.add_argument(
         "--read-timeout",
         metavar="SECONDS",
-        help="the most one request may take once connected (a deadline, not per read)",
+        help="the most one request may take in all: a deadline over connect, headers and "
+        "body, not a limit per read (a longer --connect-timeout extends it)",
     )
     how.add_argument("--retries", type=int, metavar="N", help="retries after the first attempt")
     how.add_argument(

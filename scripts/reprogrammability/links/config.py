@@ -36,6 +36,7 @@ class Config:
     concurrency: int = 32
     per_host: int = 8
     connect_timeout: float = 10.0
+    #: a deadline over the whole request (connect, headers, body), at least connect_timeout
     read_timeout: float = 20.0
     retries: int = 3
     backoff_base: float = 1.0
