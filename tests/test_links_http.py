@@ -96,6 +96,9 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     request_queue_size = 128
 
+    def handle_error(self, request, client_address) -> None:
+        """Clients hanging up (a refused certificate, a deadline) are what several tests do."""
+
 
 class App:
     def __init__(self) -> None:
@@ -1202,3 +1205,17 @@ def test_a_redirect_to_an_unusable_url_is_dead_not_retried(app):
     result, _ = check(app.url("/bad"), retries=2)
     assert result.status is Status.DEAD and result.attempts == 1
     assert result.reason == "redirects to invalid URL (Invalid IPv6 URL) http://[::1/x", result.reason
+
+
+def test_the_deadline_holds_over_tls_too(tls_app):
+    import ssl
+
+    app, cert = tls_app
+    app.routes["/trickle"] = _trickle
+    checker = HttpChecker(fast_config(connect_timeout=0.3, read_timeout=0.3, retries=0))
+    checker.transport._context = ssl.create_default_context(cafile=str(cert))
+    started = time.monotonic()
+    result = checker.check_url(f"https://127.0.0.1:{app.port}/trickle")
+    checker.close()
+    assert result.reason == "timeout (no complete answer within 0.3 s)", result.reason
+    assert time.monotonic() - started < 3
