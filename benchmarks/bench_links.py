@@ -20,8 +20,10 @@ Two server behaviours are measured (``--scenario``): ``ok`` answers HEAD and GET
 ``nohead`` refuses HEAD with 405 (many real servers do), so every check is a GET with a body,
 which must be drained so that its connection is reused rather than closed.
 
-Each tool runs as a subprocess (start-up included, as a user sees it) and must report all N links
-alive, or its row says it failed. Columns: wall seconds, CPU seconds (user + system of the
+Each tool runs as a subprocess (start-up included, as a user sees it), once untimed on one link
+first (Python's bytecode cached, binaries in the page cache: a user's second run), and must report
+all N links alive, or its row says it failed. The server sets TCP_NODELAY, as production servers
+do, so a client that reads bodies is not timed on the kernel's delayed ACKs. Columns: wall seconds, CPU seconds (user + system of the
 process and its children), TCP connections the server accepted, requests it answered. The goal
 (issue 11): at lychee's concurrency, wall time no more than lychee's and at most 2x its
 connections; the last lines say whether it was met. CPU is reported, not judged.
