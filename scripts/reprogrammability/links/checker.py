@@ -48,7 +48,7 @@ from dataclasses import dataclass, field
 from urllib.parse import unquote, urljoin, urlsplit
 
 from ..retry import backoff_delay, parse_retry_after, retryable_status
-from .config import Config
+from .config import Config, parse_allow_entry
 from .results import Result, Status
 from .transport import ConnectTimeoutError, Transport
 
@@ -133,8 +133,6 @@ class AllowList:
     """
 
     def __init__(self, entries: Iterable[str] = ()) -> None:
-        from .config import parse_allow_entry
-
         self.hosts: set[str] = set()
         self.networks: list[ipaddress.IPv4Network | ipaddress.IPv6Network] = []
         for entry in entries:
