@@ -20,8 +20,8 @@ from reprogrammability.links.extract import (
     ExtractError,
     Link,
     default_inputs,
-    extract_markdown_text,
     extract_collection_text,
+    extract_markdown_text,
     markdown_anchors,
 )
 from reprogrammability.links.report import to_markdown
@@ -319,3 +319,100 @@ def test_markdown_report_keeps_contributor_text_inert():
     assert "A \\| B \\*paper\\*" in row
     assert row.count(" | ") == 2  # three cells: escaped pipes do not split the table
     assert "## Dead: 1" in md and "cache \\| warning" in md
+
+
+def test_annotations_escape_properties_and_messages():
+    """GitHub's workflow-command rules: ``%``, CR and LF in the message; also ``:`` and ``,``
+    in a property (they separate the command from its message and properties from each other)."""
+    from reprogrammability.annotations import annotation, escape_data, escape_property
+
+    assert escape_data("50% done\r\nnext") == "50%25 done%0D%0Anext"
+    assert escape_property("a,b:c%\n") == "a%2Cb%3Ac%25%0A"
+    line = annotation("error", "bad\rline", file="docs/a,b:c.md", line=3, title="dead link")
+    assert line == "::error file=docs/a%2Cb%3Ac.md,line=3,title=dead link::bad%0Dline"
+    assert annotation("warning", "whole file", file="x.md", line=0) == "::warning file=x.md::whole file"
+    with pytest.raises(ValueError):
+        annotation("fatal", "x")
+
+
+def test_link_annotations_cannot_inject_properties_or_commands():
+    import io
+
+    from reprogrammability.links.report import print_console
+
+    url = "https://x.example/a"
+    checked = [
+        Checked(
+            Link(url, "docs/we,ird:name.md", 7, REMOTE),
+            Result(url, Status.DEAD, "HTTP 404\r::error file=evil.md::injected\nmore", code=404),
+        )
+    ]
+    out = io.StringIO()
+    print_console(checked, [], out, github=True)
+    lines = [l for l in out.getvalue().splitlines() if l.startswith("::")]
+    assert len(lines) == 1  # the CR and LF did not start a second command
+    assert lines[0].startswith("::error file=docs/we%2Cird%3Aname.md,line=7,title=dead link::")
+    assert "%0D::error file=evil.md::injected%0Amore" in lines[0]
+
+
+def test_allow_private_hosts_in_the_config(tmp_path):
+    path = tmp_path / "links.toml"
+    path.write_text('allow_private_hosts = ["mirror.lan", "10.0.0.5", "10.1.0.0/16", "[::1]"]\n')
+    cfg = load_config(path)
+    assert cfg.allow_private_hosts == ("mirror.lan", "10.0.0.5", "10.1.0.0/16", "[::1]")
+    assert cfg.allow_private is False
+    path.write_text('cache = true\nallow_private_hosts = ["10.0.0.0/33"]\n')
+    with pytest.raises(ConfigError, match=r"links.toml:2: allow_private_hosts: '10.0.0.0/33' is not"):
+        load_config(path)
+    path.write_text('allow_private_hosts = "10.0.0.1"\n')
+    with pytest.raises(ConfigError, match="expected a list"):
+        load_config(path)
+
+
+def test_allow_private_host_flag_is_validated(repo, capsys):
+    code = main(["links", "--root", str(repo), "--offline", "--allow-private-host", "http://x/"])
+    assert code == 2
+    assert "--allow-private-host: 'http://x/' is not a host name" in capsys.readouterr().err
+
+
+def test_address_guard_allowlist():
+    from reprogrammability.links.checker import AddressGuard
+
+    def resolver(host, port, *args):
+        table = {"mirror.lan": ["10.0.0.7"], "other.lan": ["10.9.9.9"], "pub.test": ["93.184.216.34"]}
+        return [(2, 1, 6, "", (a, port)) for a in table[host]]
+
+    guard = AddressGuard(resolver, allow=["mirror.lan", "192.168.1.0/24", "::1"])
+    assert guard.refusal("http://mirror.lan/x") is None  # by name
+    assert guard.refusal("http://192.168.1.20/x") is None  # by network
+    assert guard.refusal("http://[::1]:8080/x") is None  # by address
+    assert guard.refusal("http://pub.test/x") is None  # public anyway
+    assert "other.lan -> 10.9.9.9 is private" in guard.refusal("http://other.lan/x")
+    assert "192.168.2.1 is private" in guard.refusal("http://192.168.2.1/x")
+    assert "localhost is loopback" in AddressGuard(resolver, allow=["mirror.lan"]).refusal(
+        "http://localhost/x"
+    )
+    assert AddressGuard(resolver, allow_all=True).refusal("http://other.lan/x") is None
+
+
+def test_json_report_has_every_result_field_one_result_per_line():
+    from dataclasses import fields
+
+    from reprogrammability.links.report import to_json
+
+    a = Result("https://a.example/", Status.OK, "HTTP 200 OK", code=200, chain=["301 x"])
+    b = Result("https://b.example/é", Status.DEAD, "HTTP 404", code=404)
+    checked = [
+        Checked(Link(a.url, "README.md", 1, REMOTE), a),
+        Checked(Link(b.url, "README.md", 2, REMOTE), b),
+        Checked(Link(a.url, "docs/x.md", 5, REMOTE), a),
+    ]
+    text = to_json(checked, ["w"], inputs=["README.md"])
+    data = json.loads(text)
+    assert set(data["results"][0]) == {f.name for f in fields(Result)} | {"occurrences"}
+    assert [r["url"] for r in data["results"]] == [a.url, b.url]
+    assert len(data["results"][0]["occurrences"]) == 2
+    assert data["summary"]["counts"]["dead"] == 1 and data["warnings"] == ["w"]
+    assert sum(1 for line in text.splitlines() if line.lstrip().startswith('{"url"')) == 2
+    empty = json.loads(to_json([], [], inputs=[]))
+    assert empty["results"] == [] and empty["summary"]["occurrences"] == 0

@@ -41,6 +41,14 @@ class Handler(BaseHTTPRequestHandler):
     def log_message(self, *args) -> None:  # keep pytest output clean
         pass
 
+    def setup(self) -> None:
+        # Headers and body go out in separate writes: without NODELAY the body waits for the
+        # client's delayed ACK (40 ms a request), as it would not with a production server.
+        import socket
+
+        self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        super().setup()
+
     def _dispatch(self, method: str) -> None:
         app = self.server.app
         path = self.path.split("?", 1)[0]
@@ -87,6 +95,9 @@ def send(
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     request_queue_size = 128
+
+    def handle_error(self, request, client_address) -> None:
+        """Clients hanging up (a refused certificate, a deadline) are what several tests do."""
 
 
 class App:
@@ -201,6 +212,18 @@ def test_head_405_is_remembered_per_host(app):
     assert (
         app.hits("/a", "HEAD") + app.hits("/b", "HEAD") == 1
     )  # the second URL went straight to GET
+
+
+def test_one_head_refusal_does_not_make_a_head_answering_host_get_only(app):
+    def refuses(h, method):
+        send(h, method, 405) if method == "HEAD" else ok_route(h, method)
+
+    app.routes.update({"/a": ok_route, "/odd": refuses, "/b": ok_route})
+    checker = HttpChecker(fast_config(concurrency=1, per_host=1))
+    results = checker.check_all([app.url("/a"), app.url("/odd"), app.url("/b")])
+    assert all(r.status is Status.OK for r in results.values())
+    assert app.hits("/odd", "GET") == 1
+    assert app.hits("/b", "HEAD") == 1 and app.hits("/b", "GET") == 0
 
 
 def test_persistent_403_needs_a_human(app):
@@ -338,7 +361,8 @@ def test_timeout_is_retried_then_an_error(app):
     result, _ = check(app.url("/sleepy"), read_timeout=0.2, retries=2)
     assert result.status is Status.ERROR and result.status.failing
     assert "timeout" in result.reason and result.attempts == 3
-    assert app.hits("/sleepy") == 3
+    # The HEAD that timed out was tried again as GET; the retries went straight to GET.
+    assert app.hits("/sleepy", "HEAD") == 1 and app.hits("/sleepy", "GET") == 3
 
 
 # ---------------------------------------------------------------------------------------------
@@ -835,3 +859,363 @@ def test_malformed_urls_are_dead_without_stopping_the_run(app):
     for url in bad:
         assert results[url].status is Status.DEAD
         assert results[url].reason.startswith("invalid URL"), results[url].reason
+
+
+# ---------------------------------------------------------------------------------------------
+# hostile servers: deadlines, HEAD that hangs, resets
+
+
+def _trickle(h, method, delay: float = 0.05) -> None:
+    """Headers one byte at a time: each read is quick, the whole answer takes seconds."""
+    head = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nX-Pad: " + b"a" * 60 + b"\r\n\r\n"
+    for byte in head:
+        h.wfile.write(bytes([byte]))
+        h.wfile.flush()
+        time.sleep(delay)
+
+
+def test_a_request_ends_at_its_deadline_however_slowly_the_server_trickles(app):
+    app.routes["/trickle"] = _trickle  # ~4.5 s of headers, a byte every 0.05 s
+    started = time.monotonic()
+    result, _ = check(app.url("/trickle"), connect_timeout=0.3, read_timeout=0.3, retries=0)
+    elapsed = time.monotonic() - started
+    assert result.status is Status.ERROR, result.reason
+    assert result.reason == "timeout (no complete answer within 0.3 s)"
+    # HEAD and the GET it falls back to, each cut off at its deadline: far from the 4.5 s the
+    # server would take (a per-read timeout never fires here).
+    assert elapsed < 3, elapsed
+    assert app.hits("/trickle", "HEAD") == 1 and app.hits("/trickle", "GET") == 1
+
+
+def test_a_head_that_times_out_is_tried_as_get(app):
+    def head_hangs(h, method):
+        if method == "HEAD":
+            time.sleep(1.5)
+            return
+        ok_route(h, method)
+
+    app.routes["/hang"] = head_hangs
+    result, _ = check(app.url("/hang"), read_timeout=0.3, retries=1)
+    assert result.status is Status.OK, result.reason
+    assert app.hits("/hang", "HEAD") == 1 and app.hits("/hang", "GET") == 1
+
+
+def _reset(h, method):
+    """Read the request, then hang up with a TCP reset (SO_LINGER 0)."""
+    import socket
+    import struct
+
+    h.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    h.connection.close()
+    h.close_connection = True
+
+
+def test_a_connection_reset_reads_as_a_sentence(app):
+    app.routes["/reset"] = _reset
+    result, _ = check(app.url("/reset"), retries=1)
+    assert result.status is Status.ERROR
+    assert result.reason == "connection reset by the server after 2 attempts", result.reason
+
+
+def test_a_server_that_hangs_up_without_answering(app):
+    def hang_up(h, method):
+        h.close_connection = True  # says nothing, closes
+
+    app.routes["/silent"] = hang_up
+    result, _ = check(app.url("/silent"), retries=0)
+    assert result.status is Status.ERROR
+    assert result.reason == "the server closed the connection without answering", result.reason
+
+
+@pytest.mark.parametrize("allow_private", [False, True])
+@pytest.mark.parametrize("errno_name,attempts", [("EAI_NONAME", 1), ("EAI_AGAIN", 3)])
+def test_host_lookup_retries_do_not_depend_on_the_address_guard(
+    monkeypatch, allow_private, errno_name, attempts
+):
+    import socket
+
+    calls = []
+    real = socket.getaddrinfo
+
+    def failing(host, port, *args, **kwargs):
+        if host != "nowhere.test":
+            return real(host, port, *args, **kwargs)
+        calls.append(host)
+        raise socket.gaierror(getattr(socket, errno_name), "lookup failed")
+
+    monkeypatch.setattr(socket, "getaddrinfo", failing)  # what urllib3 calls
+    checker = HttpChecker(
+        fast_config(allow_private=allow_private, retries=2), resolver=failing, sleep=lambda s: None
+    )
+    result = checker.check_url("https://nowhere.test/page")
+    checker.close()
+    assert result.status is Status.ERROR
+    assert result.reason.startswith("host not found: nowhere.test"), result.reason
+    assert result.attempts == attempts and len(calls) == attempts
+
+
+# ---------------------------------------------------------------------------------------------
+# connections
+
+
+def _count_connections(app: App) -> list:
+    connections: list = []
+    original = Handler.setup
+
+    def setup(self):
+        connections.append(self.client_address)
+        original(self)
+
+    Handler.setup = setup  # type: ignore[method-assign]
+    app.restore = lambda: setattr(Handler, "setup", original)  # type: ignore[attr-defined]
+    return connections
+
+
+def test_get_bodies_are_drained_and_a_405_host_keeps_its_connections(app):
+    """HEAD refused, every check a GET with a (small) body: one connection serves them all."""
+
+    def no_head(h, method):
+        if method == "HEAD":
+            send(h, method, 405)
+        else:
+            send(h, method, 200, {"Content-Type": "text/html"}, b"<p>page</p>" * 500)
+
+    app.routes.update({f"/g{i}": no_head for i in range(20)})
+    connections = _count_connections(app)
+    try:
+        checker = HttpChecker(fast_config(concurrency=1, per_host=1))
+        results = checker.check_all([app.url(f"/g{i}") for i in range(20)])
+    finally:
+        app.restore()  # type: ignore[attr-defined]
+    assert all(r.status is Status.OK for r in results.values())
+    assert sum(app.hits(f"/g{i}", "HEAD") for i in range(20)) == 1  # then GET only
+    assert len(connections) == 1
+
+
+def test_connections_never_exceed_the_per_host_limit(app):
+    def slow(h, method):
+        time.sleep(0.02)
+        ok_route(h, method)
+
+    app.routes.update({f"/c{i}": slow for i in range(48)})
+    connections = _count_connections(app)
+    try:
+        checker = HttpChecker(fast_config(concurrency=8, per_host=3))
+        results = checker.check_all([app.url(f"/c{i}") for i in range(48)])
+    finally:
+        app.restore()  # type: ignore[attr-defined]
+    assert all(r.status is Status.OK for r in results.values())
+    assert len(connections) <= 3  # workers share the host's pool, not one connection each
+
+
+# ---------------------------------------------------------------------------------------------
+# remote fragments
+
+
+PAGE = (
+    b"<!doctype html><html><head><title>t</title></head><body>\n"
+    b"<h2 id=\"intro\">Intro</h2>\n<a name='legacy'></a>\n"
+    b"<div class=x id=bare>bare</div>\n"
+    b"<article><h3 id=\"user-content-usage\">Usage</h3></article>\n"
+)
+
+
+def _page(body: bytes, ctype: str = "text/html; charset=utf-8"):
+    return lambda h, m: send(h, m, 200, {"Content-Type": ctype}, body)
+
+
+def test_remote_fragments_are_found_or_reported_missing(app):
+    app.routes["/page.html"] = _page(PAGE + b"</body></html>\n")
+    url = app.url("/page.html")
+    checker = HttpChecker(fast_config())
+    wanted = {"intro", "legacy", "bare", "usage", "missing"}
+    results = checker.check_all([url], {url: wanted})
+    assert results[url].status is Status.OK
+    for fragment in ("intro", "legacy", "bare", "usage"):
+        assert results[f"{url}#{fragment}"].status is Status.OK, fragment
+    missing = results[f"{url}#missing"]
+    assert missing.status is Status.DEAD
+    assert missing.reason == "no anchor #missing in the page (HTTP 200)"
+    assert app.hits("/page.html", "GET") == 1 and app.hits("/page.html", "HEAD") == 0
+
+
+def test_fragment_scan_stops_at_the_anchor_and_at_the_cap(app, monkeypatch):
+    import reprogrammability.links.checker as checker_module
+
+    filler = b"<p>" + b"x" * 1020 + b"</p>\n"
+
+    def endless(h, method):
+        h.send_response(200)
+        h.send_header("Content-Type", "text/html")
+        h.send_header("Content-Length", str(1 << 32))
+        h.end_headers()
+        h.wfile.write(PAGE)
+        while True:  # ends when the client hangs up (see _dispatch)
+            h.wfile.write(filler * 64)
+            with app.lock:
+                app.bytes_sent += len(filler) * 64
+
+    app.routes["/endless"] = endless
+    url = app.url("/endless")
+    monkeypatch.setattr(checker_module, "MAX_SCAN_BYTES", 256 * 1024)
+    checker = HttpChecker(fast_config())
+    results = checker.check_all([url], {url: {"intro", "nowhere"}})
+    assert results[f"{url}#intro"].status is Status.OK
+    beyond = results[f"{url}#nowhere"]
+    assert beyond.status is Status.OK  # cannot say it is missing: the page was not read to the end
+    assert beyond.reason.startswith("anchor #nowhere not in the first 256 KiB")
+    assert app.disconnects.wait(10)
+    assert app.bytes_sent < 32 * 1024 * 1024
+
+
+def test_fragments_of_gzip_pages_and_non_html(app):
+    import gzip
+
+    def zipped(h, method):
+        body = gzip.compress(PAGE)
+        if "gzip" not in (h.headers.get("Accept-Encoding") or ""):
+            send(h, method, 406)
+            return
+        send(h, method, 200, {"Content-Type": "text/html", "Content-Encoding": "gzip"}, body)
+
+    app.routes["/z.html"] = zipped
+    app.routes["/paper.pdf"] = _page(b"%PDF-1.4 ...", "application/pdf")
+    z, pdf = app.url("/z.html"), app.url("/paper.pdf")
+    results = HttpChecker(fast_config()).check_all([z, pdf], {z: {"intro", "gone"}, pdf: {"x"}})
+    assert results[f"{z}#intro"].status is Status.OK
+    assert results[f"{z}#gone"].status is Status.DEAD
+    assert results[f"{pdf}#x"].status is Status.OK
+    assert results[f"{pdf}#x"].reason == "fragment not checked (not an HTML page)"
+
+
+def test_command_checks_remote_fragments(app, tmp_path, capsys):
+    app.routes["/page.html"] = _page(PAGE)
+    u = app.url("/page.html")
+    readme = f"[a]({u}#intro) [b]({u}#missing) [c]({u}#L10-L12) [d]({u}#top) [e]({u})\n"
+    root = _repo(tmp_path, app, readme)
+    assert main(["links", "--root", str(root), str(root / "README.md")]) == 1
+    out = capsys.readouterr().out
+    assert f"README.md:1: {u}#missing: dead: no anchor #missing in the page (HTTP 200)" in out
+    assert "dead 1" in out
+    assert app.hits("/page.html") == 1  # one GET answers the page and all its fragments
+
+
+def test_fragment_results_are_cached(app, tmp_path):
+    app.routes["/page.html"] = _page(PAGE)
+    url = app.url("/page.html")
+    path = tmp_path / "links.json"
+    cache = LinkCache.load(path, 3600)
+    HttpChecker(fast_config(), cache=cache).check_all([url], {url: {"intro"}})
+    cache.save()
+    cache = LinkCache.load(path, 3600)
+    results = HttpChecker(fast_config(), cache=cache).check_all([url], {url: {"intro"}})
+    assert results[f"{url}#intro"].status is Status.CACHED
+    assert app.hits("/page.html") == 1
+    # a fragment not seen before fetches the page again
+    results = HttpChecker(fast_config(), cache=cache).check_all([url], {url: {"intro", "nope"}})
+    assert results[f"{url}#nope"].status is Status.DEAD and app.hits("/page.html") == 2
+
+
+# ---------------------------------------------------------------------------------------------
+# allowlist
+
+
+def test_allowlisted_addresses_are_checked_and_others_still_refused(app, tmp_path, capsys):
+    app.routes["/ok"] = ok_route
+    result, _ = check(app.url("/ok"), allow_private=False, allow_private_hosts=("127.0.0.1",))
+    assert result.status is Status.OK
+    result, _ = check(app.url("/ok"), allow_private=False, allow_private_hosts=("10.0.0.0/8",))
+    assert result.status is Status.REFUSED and app.hits("/ok") == 1
+    result, _ = check(
+        f"http://localhost:{app.port}/ok", allow_private=False, allow_private_hosts=("localhost",)
+    )
+    assert result.status is Status.OK
+
+    root = _repo(tmp_path, app, f"[x]({app.url('/ok')})\n")
+    _write(root, "links.toml", FAST_TOML.replace("allow_private = true", "allow_private = false"))
+    assert main(["links", "--root", str(root)]) == 1
+    assert main(["links", "--root", str(root), "--allow-private-host", "127.0.0.0/8"]) == 0
+    _write(
+        root,
+        "links.toml",
+        FAST_TOML.replace("allow_private = true", 'allow_private_hosts = ["127.0.0.1"]'),
+    )
+    assert main(["links", "--root", str(root)]) == 0
+    capsys.readouterr()
+
+
+def test_allowlisted_name_is_still_checked_on_the_connected_socket(app, monkeypatch):
+    """Allowing 10.0.0.0/8 does not let a name that resolves there connect to loopback."""
+    import socket
+
+    real = socket.getaddrinfo
+
+    def rebinding(host, port, *args, **kwargs):
+        if host == "mirror.test":
+            return real("127.0.0.1", port, *args, **kwargs)
+        return real(host, port, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", rebinding)
+    app.routes["/ok"] = ok_route
+    checker = HttpChecker(
+        fast_config(allow_private=False, allow_private_hosts=("10.0.0.0/8",)),
+        resolver=lambda host, port, *a: [(2, 1, 6, "", ("10.0.0.9", port))],
+    )
+    result = checker.check_url(f"http://mirror.test:{app.port}/ok")
+    checker.close()
+    assert result.status is Status.REFUSED and "127.0.0.1 is loopback" in result.reason
+    assert app.hits("/ok") == 0
+
+
+# ---------------------------------------------------------------------------------------------
+# TLS
+
+
+@pytest.fixture
+def tls_app(app):
+    import ssl
+
+    here = Path(__file__).parent / "fixtures" / "tls"
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(here / "selfsigned-cert.pem", here / "selfsigned-key.pem")
+    app.httpd.socket = context.wrap_socket(app.httpd.socket, server_side=True)
+    app.routes["/ok"] = ok_route
+    return app, here / "selfsigned-cert.pem"
+
+
+def test_tls_is_verified_and_connections_are_reused(tls_app):
+    import ssl
+
+    app, cert = tls_app
+    url = f"https://127.0.0.1:{app.port}/ok"
+    result, _ = check(url)
+    assert result.status is Status.ERROR and result.attempts == 1  # not worth retrying
+    assert result.reason == "TLS error: self-signed certificate", result.reason
+
+    checker = HttpChecker(fast_config(concurrency=1, per_host=1))
+    checker.transport._context = ssl.create_default_context(cafile=str(cert))  # trust it here
+    urls = [url, f"https://localhost:{app.port}/ok", url + "?again"]
+    results = checker.check_all(urls)
+    assert [results[u].status for u in urls] == [Status.OK] * 3
+    assert checker.transport.connections_opened == 2  # one per host name, reused
+
+
+def test_a_redirect_to_an_unusable_url_is_dead_not_retried(app):
+    app.routes["/bad"] = _redirect("http://[::1/x")
+    result, _ = check(app.url("/bad"), retries=2)
+    assert result.status is Status.DEAD and result.attempts == 1
+    assert result.reason == "redirects to invalid URL (Invalid IPv6 URL) http://[::1/x", result.reason
+
+
+def test_the_deadline_holds_over_tls_too(tls_app):
+    import ssl
+
+    app, cert = tls_app
+    app.routes["/trickle"] = _trickle
+    checker = HttpChecker(fast_config(connect_timeout=0.3, read_timeout=0.3, retries=0))
+    checker.transport._context = ssl.create_default_context(cafile=str(cert))
+    started = time.monotonic()
+    result = checker.check_url(f"https://127.0.0.1:{app.port}/trickle")
+    checker.close()
+    assert result.reason == "timeout (no complete answer within 0.3 s)", result.reason
+    assert time.monotonic() - started < 3

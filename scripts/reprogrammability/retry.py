@@ -6,7 +6,6 @@ and ``repro add`` back off from a struggling server the same way.
 
 from __future__ import annotations
 
-import email.utils
 import random
 import time
 
@@ -22,6 +21,8 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
     value = value.strip()
     if value.isdigit():
         return float(value)
+    import email.utils  # an HTTP date is rare; keep the import off start-up
+
     try:
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError, IndexError):

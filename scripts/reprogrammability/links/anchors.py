@@ -9,7 +9,6 @@ anchors (``#L10-L20``) or viewer state we cannot verify, so they are accepted.
 
 from __future__ import annotations
 
-import difflib
 import re
 import time
 from pathlib import Path
@@ -90,6 +89,8 @@ class LocalChecker:
         anchors = self.anchors_of(page)
         if fragment in anchors or fragment.lower() in anchors:
             return verdict(Status.OK, "anchor exists")
+        import difflib  # only for a missing anchor
+
         hint = difflib.get_close_matches(fragment.lower(), sorted(anchors), n=1)
         suggestion = f" (did you mean #{hint[0]}?)" if hint else ""
         return verdict(Status.DEAD, f"no anchor #{fragment} in {self._rel(page)}{suggestion}")

@@ -15,7 +15,6 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from ..atomic import write_text_atomic
 from .results import Result, Status
 
 FORMAT = "reprogrammability-links-cache"
@@ -124,6 +123,8 @@ class LinkCache:
                 if 0 <= now - float(e["checked_at"]) <= self.max_age
             }
         payload = {"format": FORMAT, "version": VERSION, "entries": entries}
+        from ..atomic import write_text_atomic
+
         write_text_atomic(self.path, json.dumps(payload, indent=1, sort_keys=True) + "\n")
 
 

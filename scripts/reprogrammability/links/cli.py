@@ -15,6 +15,7 @@ from .config import (
     ConfigError,
     compile_excludes,
     load_config,
+    parse_allow_entry,
     parse_codes,
     parse_duration,
 )
@@ -70,15 +71,34 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--allow-private",
         action="store_true",
         default=None,
-        help="allow private/loopback/link-local targets (tests and local servers)",
+        help="allow every private/loopback/link-local target (tests and local servers)",
+    )
+    what.add_argument(
+        "--allow-private-host",
+        action="append",
+        default=[],
+        metavar="HOST|ADDRESS|CIDR",
+        help="allow this one non-public host name, address or network (e.g. a local mirror: "
+        "mirror.lan, 10.0.0.5, 10.0.0.0/8), added to links.toml's allow_private_hosts; "
+        "repeatable",
     )
 
     how = parser.add_argument_group("how hard to try")
     how.add_argument("--concurrency", type=int, metavar="N", help="requests in flight at once")
     how.add_argument("--per-host", type=int, metavar="N", help="requests in flight per host")
-    how.add_argument("--timeout", metavar="SECONDS", help="connect and read timeout")
-    how.add_argument("--connect-timeout", metavar="SECONDS")
-    how.add_argument("--read-timeout", metavar="SECONDS")
+    how.add_argument(
+        "--timeout",
+        metavar="SECONDS",
+        help="the most one request may take, from connecting to the last byte read "
+        "(sets --connect-timeout and --read-timeout)",
+    )
+    how.add_argument("--connect-timeout", metavar="SECONDS", help="the most a connect may take")
+    how.add_argument(
+        "--read-timeout",
+        metavar="SECONDS",
+        help="the most one request may take in all: a deadline over connect, headers and "
+        "body, not a limit per read (a longer --connect-timeout extends it)",
+    )
     how.add_argument("--retries", type=int, metavar="N", help="retries after the first attempt")
     how.add_argument(
         "--backoff-base", metavar="SECONDS", help="first retry wait (doubles each time)"
@@ -149,13 +169,14 @@ def _overrides(args: argparse.Namespace) -> dict:
     }
     if args.accept is not None:
         changes["accept"] = parse_codes(args.accept, "--accept")
+    for entry in args.allow_private_host:
+        parse_allow_entry(entry, "--allow-private-host")
     if args.no_cache:
         changes["cache"] = False
     return changes
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..atomic import write_text_atomic
     from . import report
     from .cache import LinkCache
     from .extract import ExtractError, default_inputs, extract_file, relpath_of
@@ -178,6 +199,8 @@ def run(args: argparse.Namespace) -> int:
         if args.exclude:
             compile_excludes(args.exclude, "--exclude")
             changes["exclude"] = (*cfg.exclude, *args.exclude)
+        if args.allow_private_host:
+            changes["allow_private_hosts"] = (*cfg.allow_private_hosts, *args.allow_private_host)
         cfg = cfg.with_overrides(**changes)
     except ConfigError as exc:
         return _usage(str(exc))
@@ -236,6 +259,8 @@ def run(args: argparse.Namespace) -> int:
         github=args.github,
         files=len(inputs),
     )
+    from ..atomic import write_text_atomic
+
     try:
         if args.json:
             write_text_atomic(args.json, report.to_json(checked, warnings, inputs=rels))

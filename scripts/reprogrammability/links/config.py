@@ -9,7 +9,6 @@ file, line and key: a typo such as ``exlude`` must not silently check everything
 from __future__ import annotations
 
 import re
-import tomllib
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
@@ -37,6 +36,7 @@ class Config:
     concurrency: int = 32
     per_host: int = 8
     connect_timeout: float = 10.0
+    #: a deadline over the whole request (connect, headers, body), at least connect_timeout
     read_timeout: float = 20.0
     retries: int = 3
     backoff_base: float = 1.0
@@ -44,6 +44,8 @@ class Config:
     max_redirects: int = 10
     user_agent: str = "Mozilla/5.0 (compatible; reprogrammability-links/0.1)"
     allow_private: bool = False
+    #: hosts, addresses and networks (CIDR) allowed although not public: a local mirror
+    allow_private_hosts: tuple[str, ...] = ()
     cache: bool = True
     cache_path: str = ".cache/links.json"
     max_cache_age: float = 86400.0
@@ -126,6 +128,31 @@ def parse_codes(values: Any, where: str) -> frozenset[int]:
     return frozenset(codes)
 
 
+_HOST_NAME = re.compile(r"^(?=.{1,253}$)([a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?\.)*"
+                        r"[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?$")
+
+
+def parse_allow_entry(entry: str, where: str):
+    """``("host", name)`` or ``("network", ip_network)`` for one ``allow_private_hosts`` entry:
+    a host name (``mirror.lan``), an address (``10.0.0.5``, ``::1``) or a network in CIDR
+    notation (``10.0.0.0/8``). Anything else is an error: a typo must not allow nothing (or
+    everything) silently."""
+    import ipaddress
+
+    text = entry.strip().lower().rstrip(".")
+    if text.startswith("[") and text.endswith("]"):
+        text = text[1:-1]
+    try:
+        return "network", ipaddress.ip_network(text, strict=False)
+    except ValueError:
+        pass
+    if "/" not in text and ":" not in text and _HOST_NAME.match(text):
+        return "host", text
+    raise ConfigError(
+        f"{where}: {entry!r} is not a host name, an IP address or a network such as 10.0.0.0/8"
+    )
+
+
 def compile_excludes(patterns: Any, where: str) -> tuple[re.Pattern[str], ...]:
     if isinstance(patterns, str):
         patterns = [patterns]
@@ -157,6 +184,7 @@ _TOP: dict[str, tuple[str, str]] = {
     "max_redirects": ("max_redirects", "nonneg_int"),
     "user_agent": ("user_agent", "str"),
     "allow_private": ("allow_private", "bool"),
+    "allow_private_hosts": ("allow_private_hosts", "allowlist"),
     "cache": ("cache", "bool"),
     "cache_path": ("cache_path", "str"),
     "max_cache_age": ("max_cache_age", "duration"),
@@ -209,6 +237,12 @@ def _convert(value: Any, kind: str, where: str) -> Any:
         if seconds <= 0:
             raise ConfigError(f"{where}: must be more than 0 seconds")
         return seconds
+    if kind == "allowlist":
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ConfigError(f"{where}: expected a list of host names, addresses or networks")
+        for entry in value:
+            parse_allow_entry(entry, where)
+        return tuple(value)
     if kind == "bool":
         if not isinstance(value, bool):
             raise ConfigError(f"{where}: expected true or false")
@@ -228,6 +262,8 @@ def load_config(path: str | Path | None) -> Config:
         raise ConfigError(f"{path}: no such configuration file") from None
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+    import tomllib  # only when there is a file to read
+
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

@@ -15,7 +15,6 @@ Everything works on text as well as files so ``--changed-only`` can extract from
 
 from __future__ import annotations
 
-import glob
 import html
 import re
 from collections.abc import Iterable, Iterator
@@ -201,6 +200,9 @@ def _blank(line: str, start: int, end: int) -> str:
     return line[:start] + " " * (end - start) + line[end:]
 
 
+_PLAIN_DEST = re.compile(r"[^ \t()\\]*")
+
+
 def _parse_destination(line: str, pos: int) -> tuple[str, int] | None:
     """Parse ``(dest "title")`` starting just after ``(``; return (dest, index after ``)``)."""
     n = len(line)
@@ -215,6 +217,9 @@ def _parse_destination(line: str, pos: int) -> tuple[str, int] | None:
     else:
         depth = 0
         start = pos
+        # Most destinations hold no parenthesis or escape: skip them in one regex step, then
+        # let the careful scan go on from the first character that needs it.
+        pos = _PLAIN_DEST.match(line, pos).end()  # type: ignore[union-attr]
         while pos < n:
             ch = line[pos]
             if ch == "\\" and pos + 1 < n:
@@ -428,6 +433,8 @@ def extract_file(path: Path, root: Path) -> list[Link]:
 def default_inputs(root: Path, papers: str, markdown: Iterable[str]) -> list[Path]:
     """The collection files (the papers database and those beside it) and the markdown globs
     that exist, in that order, without repeats."""
+    import glob  # only without explicit inputs
+
     from ..collections import sibling_paths
 
     seen: dict[Path, None] = {}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 
 class Status(str, enum.Enum):
@@ -58,6 +58,16 @@ class Result:
     chain: list[str] = field(default_factory=list)  #: redirect hops as "301 https://..."
 
     def to_json(self) -> dict:
-        data = asdict(self)
-        data["status"] = self.status.value
-        return data
+        # By hand, not dataclasses.asdict: that deep-copies recursively, thousands of times.
+        return {
+            "url": self.url,
+            "status": self.status.value,
+            "reason": self.reason,
+            "code": self.code,
+            "final_url": self.final_url,
+            "redirects": self.redirects,
+            "attempts": self.attempts,
+            "checked_at": self.checked_at,
+            "via": self.via,
+            "chain": list(self.chain),
+        }

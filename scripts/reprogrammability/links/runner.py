@@ -5,15 +5,18 @@ Kept apart from the CLI so tests and the benchmark drive exactly what ``repro li
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .anchors import LocalChecker
 from .config import Config
 from .extract import LOCAL, OTHER, REMOTE, ExtractError, Link, extract_text, remote_key
 from .results import Result, Status
+
+if TYPE_CHECKING:
+    import subprocess
 
 
 @dataclass(frozen=True)
@@ -44,10 +47,12 @@ def check_links(
     always checked, since they are free and a renamed heading breaks anchors without any link
     changing. ``checker`` is an ``HttpChecker`` (made from ``config`` when not given).
     """
-    from .checker import HttpChecker
+    from .checker import HttpChecker, checkable_fragment
 
     local = LocalChecker(root)
     pending: list[tuple[Link, str]] = []
+    #: fragments to look for, per URL (``page.html#section`` needs ``id="section"`` there)
+    fragments: dict[str, set[str]] = {}
     out: list[Checked | None] = []
     shared: dict[tuple, Result] = {}
 
@@ -89,15 +94,22 @@ def check_links(
                 )
             )
             continue
-        pending.append((link, remote_key(link.target)))
+        url = remote_key(link.target)
+        fragment = link.target.partition("#")[2]
+        if fragment and checkable_fragment(fragment):
+            fragments.setdefault(url, set()).add(fragment)
+            pending.append((link, f"{url}#{fragment}"))
+        else:
+            pending.append((link, url))
         out.append(None)
 
     warnings: list[str] = []
     if pending:
         checker = checker or HttpChecker(config, cache=cache)
-        results = checker.check_all(url for _, url in pending)
+        plain = [key for _, key in pending if "#" not in key]
+        results = checker.check_all(plain, fragments)
         warnings.extend(checker.warnings)
-        fetched = [r for r in results.values() if r.via == "http"]
+        fetched = list({id(r): r for r in results.values() if r.via == "http"}.values())
         if len(fetched) >= 3 and all(r.status is Status.ERROR for r in fetched):
             warnings.append(
                 f"all {len(fetched)} remote checks failed without an answer: "
@@ -118,6 +130,8 @@ def check_links(
 
 
 def _git(root: Path, *args: str) -> subprocess.CompletedProcess[bytes]:
+    import subprocess  # only --changed-only needs it: kept off every other run's start-up
+
     try:
         return subprocess.run(
             ["git", "-C", str(root), *args], capture_output=True, timeout=60, check=False
