@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from . import arxiv_ids
+from .annotations import annotation
 from . import schema as schema_mod
 from .collections import BY_NAME, COLLECTIONS, PAPERS, Catalog, Collection, for_path, sibling_paths
 from .errors import UnreadableInput
@@ -91,11 +92,9 @@ class Problem:
 
     def annotation(self) -> str:
         """The GitHub Actions workflow command that pins this problem to the file and line."""
-        props = [f"file={_escape_property(self.path)}"]
-        if self.line:
-            props += [f"line={self.line}", f"col={self.col}"]
-        props.append(f"title={_escape_property(self.field or Path(self.path).name)}")
-        return f"::error {','.join(props)}::{_escape_data(self.message)}"
+        return annotation("error", self.message, file=self.path, line=self.line,
+                          col=self.col if self.line else None,
+                          title=self.field or Path(self.path).name)
 
 
 @dataclass
@@ -133,15 +132,6 @@ class Loaded:
     @property
     def ok(self) -> bool:
         return not self.problems
-
-
-def _escape_data(text: str) -> str:
-    # Workflow-command rules: these three would end or corrupt the command.
-    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
-
-
-def _escape_property(text: str) -> str:
-    return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
 
 
 def field_label(path: Path_) -> str:
