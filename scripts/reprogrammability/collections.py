@@ -148,8 +148,21 @@ def _cycle_through(start: str, graph: dict[str, list[str]]) -> list[str] | None:
 
 
 def _result_rules(ctx: RuleContext) -> None:
-    """A result's value lies in its metric's range and its cell is one its paper is tagged with."""
+    """A result's value lies in its metric's range and its cell is one its paper is tagged with.
+
+    A reported number names the paper whose table it is; a row without a cell is a baseline
+    and must say in ``note`` what it is, so a forgotten cell is not silently a baseline.
+    """
     for index, entry in ctx.entries("results"):
+        source = entry.get("source")
+        kind = source.get("kind") if isinstance(source, dict) else None
+        if kind == "reported" and "paper" not in entry:
+            ctx.problem(index, (), "a reported result needs paper: the id of the paper whose "
+                                   "table or figure the number is from")
+        if "cell" not in entry and not entry.get("note"):
+            ctx.problem(index, (), "a result without a cell is a baseline: add the method's "
+                                   "cell, or say in note what baseline it is (linear probe, "
+                                   "fine-tuning ...)")
         metric = METRICS_BY_NAME.get(entry.get("metric"))  # type: ignore[arg-type]
         value = entry.get("value")
         if (metric is not None and isinstance(value, int | float)
@@ -298,7 +311,7 @@ RESOURCES = Collection(
 def _result_key(entry: dict[str, Any]) -> Hashable | None:
     """The result's identity as its id slug, so equal keys and colliding ids both count."""
     source = entry.get("source")
-    parts = (entry.get("paper"), entry.get("method"), entry.get("backbone"),
+    parts = (entry.get("paper", ""), entry.get("method"), entry.get("backbone"),
              entry.get("dataset"), entry.get("split"), entry.get("shots"), entry.get("metric"),
              source.get("kind") if isinstance(source, dict) else None)
     return key_slug(parts) if all(isinstance(p, str | int) and not isinstance(p, bool)

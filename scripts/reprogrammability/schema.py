@@ -312,11 +312,15 @@ def result_fields() -> tuple[Field, ...]:
                  "of this repository's code).", required=True, vocab=source_kind)
     reported, reproduced = taxonomy.SOURCE_KINDS
     return (
-        Field("paper", "ref", "Paper", "Id (data/papers.yaml) of the paper the method is from.",
-              required=True, ref="papers"),
-        Field("method", "text", "Method", "The method as the paper names it.", required=True),
-        Field("cell", "object", "Cell", "The method's place in the taxonomy: one of the "
-              "paper's tag combinations.", required=True, fields=cell),
+        Field("paper", "ref", "Paper", "Id (data/papers.yaml) of the paper: for a reported "
+              "number the paper whose table it is (required); for a reproduced one the paper "
+              "whose method was run, omitted when the run is no paper's method.", ref="papers"),
+        Field("method", "text", "Method", "The method as the paper (or the experiment) names "
+              "it.", required=True),
+        Field("cell", "object", "Cell", "The method's place in the taxonomy; with a paper, one "
+              "of the paper's tag combinations. Omitted only for a baseline that is no "
+              "reprogramming method (linear probe, fine-tuning, a shared-mask re-run), which "
+              "then says what it is in note.", fields=cell),
         Field("backbone", "choice", "Backbone", "The frozen model, by canonical name.",
               required=True, vocab=backbone_vocab()),
         Field("pretraining", "text", "Pre-training", "What the backbone was pre-trained on, as "

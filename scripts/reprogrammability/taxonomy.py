@@ -321,6 +321,8 @@ BACKBONES: tuple[Backbone, ...] = (
     *_family("wav2vec 2.0", "audio", "wav2vec 2.0"),
     *_family("HuBERT", "audio", "HuBERT"),
     *_family("AST", "audio", "AST"),
+    *_family("EfficientNet", "image", "EfficientNet-Lite0"),
+    *_family("ViT", "image", "ViT 3x64 (digits 0-4)"),
 )
 BACKBONE_NAMES: tuple[str, ...] = tuple(b.name for b in BACKBONES)
 BACKBONES_BY_NAME: dict[str, Backbone] = {b.name: b for b in BACKBONES}
