@@ -83,8 +83,12 @@ def _where(line: Line) -> str:
 
 
 def _setting(r: Result) -> str:
-    shots = "full" if r.shots == "full" else f"{r.shots}-shot"
+    shots = _shots(r.shots)
     return escape_md(f"{r.pretraining}; {r.split}; {shots}; {r.metric}")
+
+
+def _shots(shots: str | int) -> str:
+    return "full" if shots == "full" else "zero-shot" if shots == 0 else f"{shots}-shot"
 
 
 def _params(r: Result) -> str:
@@ -117,8 +121,7 @@ def group_table(group: Group, papers: dict[str, Paper], reference_page: str) -> 
 def averages_table(averages: list[Average], papers: dict[str, Paper]) -> str:
     rows = [[escape_md(a.suite.name), escape_md(a.backbone), escape_md(a.method),
              _cite(papers.get(a.paper or "")),
-             escape_md(f"{a.split}; {'full' if a.shots == 'full' else f'{a.shots}-shot'}; "
-                       f"{a.metric}"),
+             escape_md(f"{a.split}; {_shots(a.shots)}; {a.metric}"),
              a.kind, format_value(a.value)] for a in averages]
     return table(["Suite", "Backbone", "Method", "Paper", "Setting", "Source", "Mean"], rows,
                  "llllllr")

@@ -48,7 +48,7 @@ NONBLANK_PATTERN = r"\S"
 SLUG_PATTERN = r"^[a-z][a-z0-9-]*$"
 DATE_PATTERN = r"^\d{4}-\d{2}-\d{2}$"
 COMMIT_PATTERN = r"^[0-9a-f]{7,40}$"
-#: ``shots: full`` means the whole training set; otherwise an integer k for k-shot.
+#: ``shots: full`` means the whole training set; otherwise an integer k for k-shot (0: zero-shot).
 FULL_SHOTS = "full"
 
 #: The tag fields in file order: the paradigm, then the four axes.
@@ -329,7 +329,8 @@ def result_fields() -> tuple[Field, ...]:
               required=True, ref="datasets"),
         Field("split", "text", "Split", "The evaluation split, e.g. test.", required=True),
         Field("shots", "shots", "Shots", f"'{FULL_SHOTS}' for the whole training set, or an "
-              "integer k >= 1 for k-shot.", required=True),
+              "integer k for k-shot (0 for zero-shot: no labelled target example).",
+              required=True),
         Field("metric", "choice", "Metric", "The metric, whose range the value must respect.",
               required=True, vocab=metric_vocab()),
         Field("value", "number", "Value", "The number as the source prints it.", required=True),
@@ -420,7 +421,7 @@ def field_schema(f: Field, defs: dict[str, Any]) -> dict[str, Any]:
     if kind == "refs":
         return {**head, **_unique_list(_string(SLUG_PATTERN))}
     if kind == "shots":
-        return {**head, "anyOf": [{"enum": [FULL_SHOTS]}, {"type": "integer", "minimum": 1}]}
+        return {**head, "anyOf": [{"enum": [FULL_SHOTS]}, {"type": "integer", "minimum": 0}]}
     if kind == "object":
         return {**head, **object_schema(f.fields, defs)}
     # variant: one closed object per value of its ``kind`` field
