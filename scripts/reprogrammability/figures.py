@@ -109,7 +109,8 @@ def scatter(title: str, desc: str, panels: list[tuple[str, list[Point]]], *,
         def px(v: float, lo: float = lo, hi: float = hi) -> float:
             return margin_l + (v - lo) / (hi - lo) * plot_w
 
-        def py(v: float, y0: float = y0, vlo: float = vlo, vhi: float = vhi) -> float:
+        def py(v: float, y0: float = y0, vlo: float = vlo, vhi: float = vhi,
+               plot_h: float = plot_h) -> float:
             return y0 + plot_h - (v - vlo) / (vhi - vlo) * plot_h
 
         body.append(_text(margin_l, y0 - 8, name, cls="title"))

@@ -78,8 +78,7 @@ def higher_is_better(metric: str) -> bool:
 
 def format_value(value: float) -> str:
     """``65.5``, ``43.91``, ``70.0``: up to two decimals, at least one (as tables print them)."""
-    text = f"{value:.2f}"
-    return text[:-1] if text.endswith("0") else text
+    return f"{value:.2f}".removesuffix("0")
 
 
 def setting_key(r: Result) -> tuple:

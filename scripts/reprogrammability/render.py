@@ -55,6 +55,8 @@ TEMPLATES: dict[str, str] = {
     "docs/reference-results.md": "reference-results.md.j2",
 }
 SCHEMA_PATH = "schema/papers.schema.json"
+#: The SVG figures of the leaderboard (``results_pages.figure_texts``), rendered like the pages.
+FIGURE_PATHS: tuple[str, ...] = (results_pages.FIGURE_PARAMS, results_pages.FIGURE_AVERAGES)
 #: One JSON Schema per collection (``schema/papers.schema.json``, ``schema/datasets...``).
 SCHEMA_PATHS: tuple[str, ...] = tuple(c.schema_path for c in COLLECTIONS)
 #: Per-paper fragments shared by the three documents (see ``_render_items``).
