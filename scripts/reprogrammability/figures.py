@@ -20,8 +20,8 @@ from xml.sax.saxutils import escape
 
 _FONT = "-apple-system,BlinkMacSystemFont,'Segoe UI',Helvetica,Arial,sans-serif"
 _STYLE = f"""<style>
-text{{font-family:{_FONT};font-size:12px;fill:#57606a}}
-.title{{font-size:14px;font-weight:600;fill:#424a53}}
+text{{font-family:{_FONT};font-size:12px;fill:#6e7781}}
+.title{{font-size:14px;font-weight:600;fill:#6e7781}}
 .axis{{stroke:#8c959f;stroke-width:1;fill:none}}
 .grid{{stroke:#8c959f;stroke-opacity:0.25;stroke-width:1}}
 .reported{{fill:#218bff;stroke:#218bff}}
@@ -84,7 +84,7 @@ class Point:
 def scatter(title: str, desc: str, panels: list[tuple[str, list[Point]]], *,
             ident: str = "params", y_label: str = "accuracy (%)") -> str:
     """One log-x panel per backbone, stacked; an empty figure still says why it is empty."""
-    width, margin_l, margin_r, panel_h, gap = 760.0, 70.0, 210.0, 230.0, 56.0
+    width, margin_l, margin_r, panel_h, gap = 900.0, 70.0, 340.0, 230.0, 56.0
     top = 64.0
     plot_w = width - margin_l - margin_r
     body = [_text(margin_l, 24, title, cls="title")]
@@ -159,7 +159,7 @@ class Bar:
 def bars(title: str, desc: str, items: list[Bar], *, ident: str = "averages",
          x_label: str = "mean accuracy (%)", maximum: float = 100.0) -> str:
     """Horizontal bars, one per item in the order given, values printed at their ends."""
-    width, label_w, margin_r, row = 760.0, 300.0, 60.0, 20.0
+    width, label_w, margin_r, row = 900.0, 440.0, 60.0, 20.0
     top = 64.0
     plot_w = width - label_w - margin_r
     body = [_text(12, 24, title, cls="title")]

@@ -134,7 +134,8 @@ def _short(text: str, limit: int = 38) -> str:
 def _bar_label(a: Average, papers: dict[str, Paper]) -> str:
     paper = papers.get(a.paper or "")
     who = f", {paper.authors[0].split()[-1]} {paper.year}" if paper else ""
-    return _short(f"{a.method}{who}", 30) + f" · {a.backbone}"
+    setting = "" if a.shots == "full" else f", {_shots(a.shots)}"
+    return (_short(f"{a.method}{who}", 36) + f" · {a.backbone} · {a.suite.name}{setting}")
 
 
 def figure_texts(catalog: Catalog) -> dict[str, str]:
@@ -142,10 +143,10 @@ def figure_texts(catalog: Catalog) -> dict[str, str]:
     papers = {p.id: p for p in catalog.papers}
     by_backbone: dict[str, list[figures.Point]] = {}
     for r in sorted(catalog.results, key=lambda r: (r.backbone, r.line)):
-        if r.params is None or r.metric not in ("top-1 accuracy", "accuracy"):
+        if not r.params or r.metric not in ("top-1 accuracy", "accuracy"):
             continue
         by_backbone.setdefault(r.backbone, []).append(
-            figures.Point(r.params, r.value, _short(f"{r.method} · {r.dataset}"), r.source.kind))
+            figures.Point(r.params, r.value, _short(r.method, 46), r.source.kind))
     from .leaderboard import _BACKBONE_RANK
 
     panels = sorted(by_backbone.items(), key=lambda kv: (_BACKBONE_RANK.get(kv[0], 10**6), kv[0]))
@@ -156,7 +157,7 @@ def figure_texts(catalog: Catalog) -> dict[str, str]:
     averages = [a for a in suite_averages(catalog.results, suites(catalog.datasets))
                 if a.metric in ("top-1 accuracy", "accuracy")]
     ordered = sorted(averages, key=lambda a: (a.suite.key, -a.value, a.method.casefold(),
-                                              a.backbone))
+                                              a.backbone, str(a.shots)))
     bar_items = [figures.Bar(f"{_bar_label(a, papers)}", a.value, a.kind) for a in ordered]
     names = ", ".join(dict.fromkeys(a.suite.name for a in ordered)) or "no suite"
     chart = figures.bars(f"Mean accuracy over a suite ({names})",
