@@ -110,25 +110,50 @@ class TrainConfig:
 Position = tuple[int, int]
 
 
-def _construct(node: yaml.Node, where: dict[str, Position], prefix: str) -> Any:
-    """Build Python values from a composed node, recording each key's 1-based position."""
+def _construct(node: yaml.Node, where: dict[str, Position], prefix: str, path: str) -> Any:
+    """Build Python values from a composed node, recording each key's 1-based position.
+
+    Keys must be plain names and appear once per mapping; a value YAML cannot construct (a
+    bad tag, ``!!int`` with nothing after it) is a :class:`ConfigError` at its line.
+    """
     if isinstance(node, yaml.MappingNode):
         out: dict[str, Any] = {}
         for key_node, value_node in node.value:
-            key = str(yaml.safe_load(yaml.serialize(key_node)))
+            line, col = key_node.start_mark.line + 1, key_node.start_mark.column + 1
+            if not isinstance(key_node, yaml.ScalarNode):
+                raise ConfigError(path, line, col, prefix or "config",
+                                  "a key must be a plain name, not a list or mapping")
+            key = key_node.value
             dotted = f"{prefix}.{key}" if prefix else key
-            where[dotted] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
-            out[key] = _construct(value_node, where, dotted)
+            if key in out:
+                first = where[dotted][0]
+                raise ConfigError(path, line, col, dotted,
+                                  f"duplicate key (first given at line {first}); keep one")
+            where[dotted] = (line, col)
+            out[key] = _construct(value_node, where, dotted, path)
         return out
-    return yaml.safe_load(yaml.serialize(node))
+    try:
+        return yaml.constructor.SafeConstructor().construct_object(node, deep=True)
+    except (yaml.YAMLError, ValueError, TypeError, IndexError, OverflowError) as exc:
+        reason = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ConfigError(path, node.start_mark.line + 1, node.start_mark.column + 1,
+                          prefix or "config", f"cannot read this value: {reason}") from None
 
 
 def _read_yaml(path: Path) -> tuple[dict[str, Any], dict[str, Position]]:
     try:
-        text = path.read_text(encoding="utf-8")
+        data = path.read_bytes()
     except OSError as exc:
         raise ConfigError(
             str(path), 1, 1, "config", f"cannot read: {exc.strerror or exc}"
+        ) from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise ConfigError(
+            str(path), line, 1, "config",
+            f"not valid UTF-8 (byte 0x{data[exc.start]:02x}); save the file as UTF-8",
         ) from None
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
@@ -145,7 +170,7 @@ def _read_yaml(path: Path) -> tuple[dict[str, Any], dict[str, Position]]:
         raise ConfigError(
             str(path), node.start_mark.line + 1, 1, "config", "expected a mapping of keys"
         )
-    return _construct(node, where, ""), where
+    return _construct(node, where, "", str(path)), where
 
 
 def _set_dotted(raw: dict[str, Any], dotted: str, value: Any) -> None:
@@ -173,8 +198,10 @@ def apply_overrides(
             raise ConfigError("--override", 1, 1, item, "expected key=value (e.g. lr=0.01)")
         try:
             value = yaml.safe_load(text) if text.strip() else None
-        except yaml.YAMLError as exc:
-            raise ConfigError("--override", 1, len(key) + 2, key, f"invalid value: {exc}") from None
+        except (yaml.YAMLError, ValueError, TypeError, IndexError, OverflowError) as exc:
+            reason = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+            raise ConfigError("--override", 1, len(key) + 2, key,
+                              f"invalid value: {reason}") from None
         try:
             _set_dotted(raw, key, value)
         except KeyError as exc:

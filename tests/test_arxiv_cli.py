@@ -242,7 +242,7 @@ def test_add_inserts_before_a_following_top_level_key(server, tmp_path):
 
 def test_add_database_problems_are_reported_without_traceback(server, tmp_path, capsys):
     missing = tmp_path / "nope.yaml"
-    assert add(server, missing, "2203.12119") == 1
+    assert add(server, missing, "2203.12119") == 2  # unreadable input: a usage error
     assert "no such file" in capsys.readouterr().err
     broken = tmp_path / "broken.yaml"
     broken.write_text("papers:\n  - title: [unclosed\n", encoding="utf-8")

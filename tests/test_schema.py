@@ -142,7 +142,7 @@ def test_schema_rejects_a_wrong_top_level() -> None:
 
 @pytest.mark.parametrize("arxiv", [
     "2506.04650", "2506.04650v2", "1412.6980", "0704.0001v12",
-    "cs/0112017", "hep-th/9901001v2", "math.GT/0309136",
+    "cs/0112017", "hep-th/9901001v2", "math.GT/0309136", "cond-mat.str-el/0207270",
 ])
 def test_arxiv_pattern_accepts(arxiv: str) -> None:
     assert re.search(schema_mod.ARXIV_PATTERN, arxiv)
@@ -150,7 +150,8 @@ def test_arxiv_pattern_accepts(arxiv: str) -> None:
 
 @pytest.mark.parametrize("arxiv", [
     "arXiv:2506.04650", "https://arxiv.org/abs/2506.04650", "2506.046501", "2506.046",
-    "cs/011201", "CS/0112017", "2506.04650 ", "2506.04650v", "math.gt/0309136", "",
+    "cs/011201", "CS/0112017", "2506.04650 ", "2506.04650v", "",
+    "1809.1829", "1899.01829", "1412.12345", "0703.0001", "cs/0199017",
 ])
 def test_arxiv_pattern_rejects(arxiv: str) -> None:
     assert not re.search(schema_mod.ARXIV_PATTERN, arxiv)

@@ -197,8 +197,10 @@ def test_unquoted_arxiv_id_that_lost_digits() -> None:
 
 
 def test_unquoted_arxiv_id_read_as_integer() -> None:
+    # No arXiv id is a bare integer, so quoting it would not help; say so instead (issue 11).
     p = only(db(entry(arxiv="1234")))
-    assert "as the number 1234" in p.message and 'arxiv: "1234"' in p.message
+    assert "as the number 1234" in p.message and "is not an arXiv id" in p.message
+    assert 'arxiv: "1234"' not in p.message
 
 
 @pytest.mark.parametrize("raw, hint", [
@@ -219,7 +221,8 @@ def test_malformed_arxiv_ids(raw: str, hint: str | None) -> None:
 @pytest.mark.parametrize("raw", ['"cs/0112017"', '"math.GT/0309136v2"', '"2506.04650v2"',
                                  '"1412.6980"'])
 def test_old_style_and_versioned_arxiv_ids_are_valid(raw: str) -> None:
-    assert problems(db(entry(arxiv=raw))) == []
+    # the url is no arXiv page, so it cannot disagree with the id
+    assert problems(db(entry(arxiv=raw, url="https://example.org/paper"))) == []
 
 
 def test_year_as_string() -> None:
@@ -277,7 +280,8 @@ def test_url_doi_and_blank_title() -> None:
 
 
 def test_duplicate_arxiv_id_ignoring_version() -> None:
-    text = db(entry(0), entry(1), entry(2, arxiv='"2101.00000v2"'))
+    text = db(entry(0), entry(1),
+              entry(2, arxiv='"2101.00000v2"', url="https://arxiv.org/abs/2101.00000v2"))
     p = only(text)
     assert p.field == "papers[2].arxiv" and (p.line, p.col) == _at(text, '"2101.00000v2"')
     first_line = _at(text, "id: paper-0")[0]

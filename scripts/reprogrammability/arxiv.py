@@ -25,6 +25,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+from . import arxiv_ids
 from .retry import parse_retry_after
 
 DEFAULT_API_URL = "https://export.arxiv.org/api/query"
@@ -36,20 +37,26 @@ NS = {
     "opensearch": "http://a9.com/-/spec/opensearch/1.1/",
 }
 
-# New-style ids (April 2007 on): YYMM.NNNN (to 2014) or YYMM.NNNNN (2015 on), optional vN.
-_NEW_ID = re.compile(r"(?P<base>(?P<yy>\d{2})(?P<mm>\d{2})\.\d{4,5})(?:v(?P<version>\d+))?")
-# Old-style ids: archive[.SUBJECT-CLASS]/YYMMNNN, e.g. hep-th/9901001, math.GT/0309136.
-# The subject class is dropped from the base id (arXiv canonicalises to math/0309136).
-_OLD_ID = re.compile(
-    r"(?P<archive>[a-z]+(?:-[a-z]+)*)(?P<subject>\.[A-Za-z]+(?:-[A-Za-z]+)?)?"
-    r"/(?P<number>(?P<yy>\d{2})(?P<mm>\d{2})\d{3})(?:v(?P<version>\d+))?"
-)
-_URL = re.compile(
-    r"^(?:https?://)?(?:www\.|export\.)?arxiv\.org/(?:abs|pdf|html|format)/(?P<rest>.+?)"
-    r"(?:\.pdf)?/?(?:[?#].*)?$",
-    re.IGNORECASE,
-)
+#: How withdrawal notices read: "This paper has been withdrawn by the author due to ...",
+#: "Withdrawn: ...", "The paper is withdrawn because ...".
+_WITHDRAWN = re.compile(r"^\s*withdrawn\b|\b(has been|is|was|been) withdrawn\b", re.IGNORECASE)
 _ERROR_ID = "http://arxiv.org/api/errors"
+
+
+def api_url(text: str) -> str:
+    """``--api-url``: an http(s) URL with a host, else argparse's usage error (exit 2).
+
+    Anything else (``not-a-url``, ``file:///etc/passwd``) would only fail later, inside the
+    HTTP client, with its traceback instead of a word on the option.
+    """
+    import argparse
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(text.strip())
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not an http(s) URL with a host, such as {DEFAULT_API_URL}")
+    return text.strip()
 
 
 class ArxivError(RuntimeError):
@@ -77,6 +84,18 @@ class ArxivRecord:
     def year(self) -> int:
         """Year of the first version, which is how the literature dates arXiv preprints."""
         return int(self.published[:4])
+
+    @property
+    def withdrawn(self) -> str | None:
+        """arXiv's withdrawal notice, when the latest version is one, else None.
+
+        A withdrawn paper keeps its id; its new version's comment (and often its abstract)
+        says "This paper has been withdrawn by the author(s) ...", which is all the API shows.
+        """
+        for text in (self.comment or "", self.summary or ""):
+            if _WITHDRAWN.search(text):
+                return text if len(text) <= 120 else text[:117] + "..."
+        return None
 
     @property
     def versioned_id(self) -> str:
@@ -116,32 +135,16 @@ def normalize_id(text: str) -> tuple[str, int | None]:
         raise TypeError(f"not an arXiv id: {text!r} (expected a string such as '2109.01134')")
     raw = text.strip()
     candidate = raw
-    m = _URL.match(candidate)
+    m = arxiv_ids.URL.match(candidate)
     if m:
         candidate = m.group("rest")
     elif candidate.lower().startswith("arxiv:"):
         candidate = candidate[6:].strip()
-    for pattern in (_NEW_ID, _OLD_ID):
-        m = pattern.fullmatch(candidate)
-        if m:
-            if not 1 <= int(m.group("mm")) <= 12:
-                raise ValueError(f"not an arXiv id: {raw!r} (month {m.group('mm')} in YYMM)")
-            # The subject class of old ids (math.GT/...) is cosmetic: arXiv's canonical id and
-            # the API's entry ids are archive/number, so that is what everything compares.
-            if pattern is _OLD_ID:
-                base = f"{m.group('archive')}/{m.group('number')}"
-            else:
-                base = m.group("base")
-            if pattern is _NEW_ID and int(m.group("yy") + m.group("mm")) < 704:
-                raise ValueError(f"not an arXiv id: {raw!r} (YYMM.NNNN ids start in 0704)")
-            if pattern is _NEW_ID and len(base.split(".")[1]) == 5 and int(m.group("yy")) < 15:
-                raise ValueError(f"not an arXiv id: {raw!r} (5-digit numbers start in 1501)")
-            version = m.group("version")
-            return base, int(version) if version else None
-    raise ValueError(
-        f"not an arXiv id: {raw!r} (expected e.g. 2109.01134, 2109.01134v2, hep-th/9901001 "
-        "or https://arxiv.org/abs/2109.01134)"
-    )
+    try:
+        found = arxiv_ids.parse(candidate)
+    except ValueError as exc:
+        raise ValueError(f"not an arXiv id: {raw!r} ({exc})") from None
+    return found.base, found.version
 
 
 class RateLimiter:

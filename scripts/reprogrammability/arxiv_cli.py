@@ -38,11 +38,11 @@ def _non_negative(kind: type):
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
-    from .arxiv import DEFAULT_API_URL
+    from .arxiv import DEFAULT_API_URL, api_url
 
     parser.add_argument("--database", default=DEFAULT_DATABASE,
                         help=f"the YAML database (default: {DEFAULT_DATABASE})")
-    parser.add_argument("--api-url", default=DEFAULT_API_URL,
+    parser.add_argument("--api-url", default=DEFAULT_API_URL, type=api_url,
                         help="arXiv API endpoint (default: %(default)s)")
     parser.add_argument("--min-interval", type=_non_negative(float), default=3.0, metavar="SECONDS",
                         help="seconds between API requests; arXiv asks for 3 (default: 3)")
@@ -59,6 +59,8 @@ def configure_add(parser: argparse.ArgumentParser) -> None:
     _common(parser)
     parser.add_argument("--dry-run", action="store_true",
                         help="print the entries that would be appended; write nothing")
+    parser.add_argument("--allow-withdrawn", action="store_true",
+                        help="add papers whose authors withdrew them (refused otherwise)")
 
 
 def entry_from_record(record: ArxivRecord) -> NewEntry:
@@ -130,6 +132,15 @@ def run_add(args: argparse.Namespace) -> int:
                                             "arXiv has no paper with this id"), file=err)
                 failed += 1
                 continue
+            notice = record.withdrawn
+            if notice and not args.allow_withdrawn:
+                print(f"error: {base}: arXiv shows {record.title!r} as withdrawn ({notice!r}); "
+                      "not added (pass --allow-withdrawn to add it anyway)", file=err)
+                failed += 1
+                continue
+            if notice:
+                print(f"warning: {base}: {record.title!r} is withdrawn ({notice!r}); adding it "
+                      "because of --allow-withdrawn: say why in its note", file=err)
             entry = entry_from_record(record)
             dup = db.duplicate_of(entry)
             if dup:  # same title or DOI under another (or no) arXiv id
@@ -227,10 +238,10 @@ def compare(paper, record, error: str | None) -> Finding:
 def run_refresh(args: argparse.Namespace) -> int:
     from .arxiv import ArxivError, fetch, normalize_id
     from .atomic import write_text_atomic
-    from .validate import load, report
+    from .validate import load, read_input, report
 
     out, err = sys.stdout, sys.stderr
-    result = load(args.database)
+    result = load(args.database, read_input(args.database))
     if result.problems:
         report(result.problems, err)
         print(f"note: {len(result.problems)} problem(s) in {args.database}; entries that did not "

@@ -28,6 +28,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from . import arxiv_ids
+from .errors import UnreadableInput
 from .papers import DEFAULT_DATABASE
 from .venues import JOURNAL, PREPRINT, full_name, kind_of
 from .yamledit import NewEntry
@@ -358,6 +360,8 @@ class Mapped:
     line: int
     key: str
     entry: NewEntry
+    #: Things a person should check before the entry is trusted (an incomplete author list).
+    warnings: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -367,16 +371,47 @@ class Unmapped:
     reason: str
 
 
-def map_entry(entry) -> Mapped | Unmapped:
-    """A bibtexparser ``Entry`` as a database entry, or the reason it cannot be one."""
+def _fields(entry) -> dict[str, str]:
+    return {f.key.lower(): str(f.value).strip() for f in entry.fields}
+
+
+def with_crossref(fields: dict[str, str], parents: dict[str, dict[str, str]]) -> dict[str, str]:
+    """``fields`` completed from the entry its ``crossref`` names, as BibTeX does it.
+
+    DBLP's default export puts the venue and year of a conference paper only on a separate
+    ``@proceedings`` entry; without this the paper would come out as a preprint. The parent's
+    fields fill those the child lacks, and the parent's ``title`` (the proceedings' name)
+    becomes the child's ``booktitle``. Keys compare case-insensitively, as in BibTeX.
+    """
+    parent = parents.get(fields.get("crossref", "").strip().lower())
+    if parent is None:
+        return fields
+    merged = dict(fields)
+    for name, value in parent.items():
+        if name == "title":
+            merged.setdefault("booktitle", value)
+        elif name not in ("crossref", "url", "doi", "ee", "biburl", "bibsource", "timestamp"):
+            merged.setdefault(name, value)
+    return merged
+
+
+def map_entry(entry, parents: dict[str, dict[str, str]] | None = None) -> Mapped | Unmapped:
+    """A bibtexparser ``Entry`` as a database entry, or the reason it cannot be one.
+
+    ``parents`` (lower-cased key -> fields) are the entries a ``crossref`` may name.
+    """
     line = entry.start_line + 1
-    fields = {f.key.lower(): str(f.value).strip() for f in entry.fields}
+    fields = with_crossref(_fields(entry), parents or {})
     missing = []
+    warnings = []
     title = decode_latex(fields.get("title", ""))
     if not title:
         missing.append("no title")
-    authors = [person(n) for n in split_names(fields.get("author", ""))
-               if n.strip().lower() != "others"]
+    names = split_names(fields.get("author", ""))
+    authors = [person(n) for n in names if n.strip().lower() != "others"]
+    if authors and len(authors) < len(names):
+        warnings.append("the author list ends with 'and others', so it is incomplete: write "
+                        "every author (the paper's first page lists them)")
     if not authors:
         missing.append("no author")
     m = re.search(r"(?<!\d)(\d{4})(?!\d)", fields.get("year") or fields.get("date") or "")
@@ -386,6 +421,8 @@ def map_entry(entry) -> Mapped | Unmapped:
     arxiv = _arxiv_from(fields)
     doi = _doi_from(fields)
     url = _unescape_url(fields.get("url", ""))
+    if arxiv and (not url or arxiv_ids.from_url(url) is not None):
+        url = f"https://arxiv.org/abs/{arxiv}"  # the canonical page, whatever was exported
     if not re.match(r"https?://\S+$", url):
         url = f"https://doi.org/{doi}" if doi else (
             f"https://arxiv.org/abs/{arxiv}" if arxiv else "")
@@ -397,7 +434,8 @@ def map_entry(entry) -> Mapped | Unmapped:
     if missing or year is None or venue is None:
         return Unmapped(line, entry.key, ", ".join(missing))
     return Mapped(line, entry.key, NewEntry(title=title, authors=tuple(authors), year=year,
-                                            venue=venue, url=url, arxiv=arxiv, doi=doi))
+                                            venue=venue, url=url, arxiv=arxiv, doi=doi),
+                  tuple(warnings))
 
 
 # -- CLI ----------------------------------------------------------------------------------------
@@ -427,10 +465,11 @@ def run(args: argparse.Namespace) -> int:
 
 
 def run_export(args: argparse.Namespace) -> int:
-    from .atomic import write_text_atomic
-    from .validate import load, report
+    from .atomic import write_files
+    from .errors import UnreadableInput
+    from .validate import load, read_input, report
 
-    result = load(args.database)
+    result = load(args.database, read_input(args.database))
     if result.problems:
         report(result.problems, sys.stderr)
         return 1
@@ -444,6 +483,8 @@ def run_export(args: argparse.Namespace) -> int:
             current = out.read_text(encoding="utf-8")
         except FileNotFoundError:
             current = ""
+        except (OSError, UnicodeDecodeError) as exc:
+            raise UnreadableInput(out, getattr(exc, "strerror", None) or str(exc)) from None
         if current == text:
             return 0
         sys.stdout.writelines(difflib.unified_diff(
@@ -451,7 +492,7 @@ def run_export(args: argparse.Namespace) -> int:
             f"{out} (from {args.database})"))
         print(f"{out} is stale: run repro bib export (or repro build)", file=sys.stderr)
         return 1
-    changed = write_text_atomic(out, text)
+    changed = write_files({out: text})
     print(f"{out}: {len(result.papers)} entries" + ("" if changed else " (unchanged)"))
     return 0
 
@@ -478,8 +519,7 @@ def run_import(args: argparse.Namespace) -> int:
     try:
         text = Path(src).read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
-        print(f"error: {src}: cannot read: {getattr(exc, 'strerror', None) or exc}", file=err)
-        return 2
+        raise UnreadableInput(src, getattr(exc, "strerror", None) or str(exc)) from None
     try:
         db = Database.load(args.database)
     except DatabaseError as exc:
@@ -503,10 +543,17 @@ def run_import(args: argparse.Namespace) -> int:
         problems.append((line, f"{src}:{line}: cannot read this entry: {reason}"))
 
     accepted: list[Mapped] = []
+    warned: list[tuple[int, str]] = []  # printed with the problems, but no failure
     seen: dict[str, Mapped] = {}  # identity -> the first entry of the .bib that has it
+    fields = {entry.key.lower(): _fields(entry) for entry in library.entries}
+    referenced = {f["crossref"].strip().lower() for f in fields.values() if f.get("crossref")}
     for entry in library.entries:
-        mapped = map_entry(entry)
+        if entry.key.lower() in referenced and entry.entry_type.lower() == "proceedings":
+            continue  # the volume a paper's crossref names: read into that paper, no paper itself
+        mapped = map_entry(entry, fields)
         where = f"{src}:{mapped.line}: {mapped.key}"
+        if isinstance(mapped, Mapped):
+            warned += [(mapped.line, f"{where}: warning: {w}") for w in mapped.warnings]
         if isinstance(mapped, Unmapped):
             problems.append((mapped.line, f"{where}: cannot map: {mapped.reason}"))
             continue
@@ -523,7 +570,7 @@ def run_import(args: argparse.Namespace) -> int:
         seen.update((i, mapped) for i in ids)
         accepted.append(mapped)
 
-    for _, message in sorted(problems, key=lambda p: p[0]):
+    for _, message in sorted(problems + warned, key=lambda p: p[0]):
         print(message, file=err)
     if not library.entries and not library.failed_blocks:
         print(f"{src}: no entries found", file=err)

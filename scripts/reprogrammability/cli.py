@@ -2,7 +2,9 @@
 
 Each subcommand lives in its own module exposing ``configure(parser)`` and ``run(args) -> int``;
 they are imported lazily so ``repro validate`` never pays for the link checker's imports.
-Exit codes everywhere: 0 success, 1 the data or the check failed, 2 usage error.
+Exit codes everywhere: 0 success, 1 the data or the check failed, 2 usage error: a bad option,
+or an input that cannot be read or an output that cannot be written (a subcommand raises
+``errors.UsageError`` and :func:`main` prints its one line).
 """
 
 from __future__ import annotations
@@ -10,6 +12,8 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+
+from .errors import UsageError
 
 #: subcommand -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -51,14 +55,32 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     return parser
 
 
+def _innermost(parser: argparse.ArgumentParser,
+               args: argparse.Namespace) -> argparse.ArgumentParser:
+    """The (sub)parser that parsed the last chosen subcommand: ``repro bib export``'s own."""
+    while True:
+        chosen = None
+        for action in parser._actions:  # argparse keeps subcommands only here
+            if isinstance(action, argparse._SubParsersAction):
+                chosen = action.choices.get(getattr(args, action.dest, None) or "")
+        if chosen is None:
+            return parser
+        parser = chosen
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     parser = build_parser(argv[0] if argv and argv[0] in COMMANDS else None)
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra:  # said by the subcommand, with its usage, not the top-level one
+        _innermost(parser, args).error(f"unrecognized arguments: {' '.join(extra)}")
     mod = importlib.import_module(args._module)
     run = getattr(mod, f"run_{args._name}", None) or mod.run
     try:
         return int(run(args) or 0)
+    except UsageError as exc:
+        print(f"repro {args._name}: {exc}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

@@ -20,6 +20,7 @@ from itertools import product
 from pathlib import Path
 from typing import Any, Protocol
 
+from . import arxiv_ids
 from . import schema as schema_mod
 from .papers import DEFAULT_DATABASE, Paper, as_tuple
 from .records import Dataset, Resource, Result, Tool, key_slug
@@ -54,6 +55,17 @@ def _arxiv_key(value: Any) -> str | None:
     if not isinstance(value, str) or not value.strip():
         return None
     return _VERSION_RE.sub("", value.strip())
+
+
+def _paper_arxiv(entry: dict[str, Any]) -> str | None:
+    """The arXiv paper an entry is: its ``arxiv`` id, else the one its ``url`` is the arXiv
+    page of (``https://arxiv.org/abs/1809.01829v2`` is 1809.01829, whatever the version)."""
+    own = _arxiv_key(entry.get("arxiv"))
+    if own is not None:
+        return own
+    url = entry.get("url")
+    found = arxiv_ids.from_url(url) if isinstance(url, str) else None
+    return found.base if found is not None else None
 
 
 def _doi_key(value: Any) -> str | None:
@@ -103,6 +115,23 @@ class RuleContext(Protocol):
 
     def problem(self, index: int, rel: tuple[str | int, ...], message: str) -> None:
         """Report a problem in the collection being checked, at entry ``index``, path ``rel``."""
+
+
+def _paper_rules(ctx: RuleContext) -> None:
+    """A paper's ``url``, when it is an arXiv page, is the page of the paper's own arXiv id."""
+    for index, entry in ctx.entries("papers"):
+        url, own = entry.get("url"), entry.get("arxiv")
+        if not isinstance(url, str) or not isinstance(own, str):
+            continue
+        m = arxiv_ids.URL.match(url)
+        if m is None or _VERSION_RE.sub("", m.group("rest")) == _VERSION_RE.sub("", own):
+            continue  # no arXiv page, or the same id (the common case, decided without parsing)
+        page = arxiv_ids.from_url(url)
+        if page is not None and not arxiv_ids.problem(own) and \
+                page.base != arxiv_ids.parse(own).base:
+            ctx.problem(index, ("url",), f"the url is the arXiv page of {page.base}, but the "
+                                         f"paper's arxiv id is {own}: make them name the same "
+                                         "paper")
 
 
 def _suite_rules(ctx: RuleContext) -> None:
@@ -262,9 +291,12 @@ PAPERS = Collection(
         DuplicateKey("doi", "DOI", _on("doi", _doi_key)),
         DuplicateKey("title", "title", _on("title", name_key)),
         DuplicateKey("url", "URL", _on("url", url_key)),
+        # A url that is another paper's arXiv page is that paper again.
+        DuplicateKey("url", "arXiv id {key}", _paper_arxiv),
     ),
     link_fields=(("url",), ("code",)),
     label_field="title",
+    rules=(_paper_rules,),
     required=True,
 )
 

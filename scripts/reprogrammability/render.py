@@ -29,8 +29,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from . import results_pages, taxonomy
-from .atomic import write_text_atomic
+from .atomic import write_files
 from .collections import COLLECTIONS, Catalog
+from .errors import UnreadableInput
 from .markdown import escape_md, unique_slugs
 from .papers import DEFAULT_DATABASE
 
@@ -823,9 +824,12 @@ def _schema_files() -> dict[str, str]:
 
 
 def write_outputs(outputs: dict[str, str], root: str | Path) -> list[str]:
-    """Write each output atomically; only files whose bytes change are touched (mtime kept)."""
+    """Write every output or none (``atomic.write_files``); only files whose bytes change are
+    touched (mtime kept). An output that cannot be written raises ``atomic.WriteError``."""
     base = Path(root)
-    return [rel for rel in sorted(outputs) if write_text_atomic(base / rel, outputs[rel])]
+    targets = {base / rel: rel for rel in sorted(outputs)}
+    changed = write_files({path: outputs[rel] for path, rel in targets.items()})
+    return [targets[path] for path in changed]
 
 
 def _read_committed(path: Path) -> str | None:
@@ -833,6 +837,8 @@ def _read_committed(path: Path) -> str | None:
         return path.read_bytes().decode("utf-8", errors="replace")
     except FileNotFoundError:
         return None
+    except OSError as exc:
+        raise UnreadableInput(path, exc.strerror or str(exc)) from None
 
 
 def check_outputs(outputs: dict[str, str], root: str | Path, stream: TextIO) -> bool:
@@ -896,9 +902,10 @@ def run_pipeline(
     nothing is rendered while any collection has a problem. The collections are read from the
     papers file given and the files beside it.
     """
-    from .validate import load_collections, report
+    from .validate import load_collections, report, require_readable
 
     loaded = load_collections(args.database)
+    require_readable(loaded)
     if loaded.problems:
         report(loaded.problems, sys.stderr, github=args.github)
         print(f"{args.database}: not rendered; fix the problems above first", file=sys.stderr)

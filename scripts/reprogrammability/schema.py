@@ -24,7 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from . import taxonomy
+from . import arxiv_ids, taxonomy
 from .taxonomy import AXES, PARADIGMS, Axis
 
 SCHEMA_DRAFT = "https://json-schema.org/draft/2020-12/schema"
@@ -35,15 +35,24 @@ SCHEMA_ID = "urn:reprogrammability:schema:papers"
 YEAR_MIN = 1950
 YEAR_MAX = 2100
 
-#: New-style arXiv ids (``2506.04650``, 4-digit sequence before 2015) with an optional version.
-ARXIV_NEW_PATTERN = r"\d{4}\.\d{4,5}(v\d+)?"
-#: Old-style ids (``cs/0112017``, ``math.GT/0309136``) with an optional version.
-ARXIV_OLD_PATTERN = r"[a-z-]+(\.[A-Z]{2})?/\d{7}(v\d+)?"
-ARXIV_PATTERN = rf"^({ARXIV_NEW_PATTERN}|{ARXIV_OLD_PATTERN})$"
+#: arXiv ids, by the one rule ``repro add`` also applies (``arxiv_ids.py``).
+ARXIV_PATTERN = arxiv_ids.PATTERN
 DOI_PATTERN = r"^10\.\d{4,9}/\S+$"
-URL_PATTERN = r"^https?://[^\s/]+\S*$"
-#: At least one non-space character: an all-blank title is as empty as a missing one.
-NONBLANK_PATTERN = r"\S"
+#: http or https, the scheme in any case (``HTTPS://`` is the same scheme, RFC 3986).
+URL_PATTERN = r"^[hH][tT][tT][pP][sS]?://[^\s/]+\S*$"
+#: Characters no text may hold, as regular-expression escapes (the schema file stays plain
+#: ASCII): C0 and C1 controls (a raw BEL would reach the .bib) and the bidirectional controls
+#: that reorder how the surrounding text displays (U+202E RIGHT-TO-LEFT OVERRIDE and its kin).
+BIDI_CONTROLS = r"\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069"
+FORBIDDEN_CHARS = r"\x00-\x1f\x7f-\x9f" + BIDI_CONTROLS
+#: Names, titles and other one-line text: no forbidden character, no space at either end,
+#: at least one character (an all-blank title is as empty as a missing one).
+TEXT_PATTERN = rf"^[^\s{FORBIDDEN_CHARS}]([^{FORBIDDEN_CHARS}]*[^\s{FORBIDDEN_CHARS}])?$"
+#: Notes may run over several lines (tabs and newlines), nothing else that is invisible.
+NOTE_PATTERN = rf"^[^\x00-\x08\x0b-\x1f\x7f-\x9f{BIDI_CONTROLS}]*$"
+#: No title, name or description is this long; a longer value is a paste gone wrong.
+TEXT_MAX_LENGTH = 500
+NOTE_MAX_LENGTH = 5000
 #: Entry ids: lower-case ASCII letters, digits and hyphens, starting with a letter.
 SLUG_PATTERN = r"^[a-z][a-z0-9-]*$"
 DATE_PATTERN = r"^\d{4}-\d{2}-\d{2}$"
@@ -203,7 +212,9 @@ def _tags(name: str, vocab: Vocab, title: str, description: str) -> Field:
 
 
 def _year(description: str, required: bool = True) -> Field:
-    return Field("year", "year", "Year", description, required=required, minimum=YEAR_MIN)
+    return Field("year", "year", "Year", description + " No later than next year (repro "
+                 "validate checks it; the maximum here is a fixed sanity bound).",
+                 required=required, minimum=YEAR_MIN)
 
 
 def paper_fields() -> tuple[Field, ...]:
@@ -386,6 +397,10 @@ def _string(pattern: str) -> dict[str, Any]:
     return {"type": "string", "pattern": pattern}
 
 
+def _text() -> dict[str, Any]:
+    return {**_string(TEXT_PATTERN), "maxLength": TEXT_MAX_LENGTH}
+
+
 def _unique_list(items: dict[str, Any]) -> dict[str, Any]:
     return {"type": "array", "minItems": 1, "uniqueItems": True, "items": items}
 
@@ -398,20 +413,22 @@ def field_schema(f: Field, defs: dict[str, Any]) -> dict[str, Any]:
         defs.setdefault(f.vocab.name, _vocab_def(f.vocab))
         ref = {"$ref": f"#/$defs/{f.vocab.name}"}
     kind = f.kind
-    if kind in ("text", "slug", "url", "arxiv", "doi", "date", "commit", "ref"):
-        pattern = {"text": NONBLANK_PATTERN, "slug": SLUG_PATTERN, "url": URL_PATTERN,
+    if kind == "text":
+        return {**head, **_text()}
+    if kind in ("slug", "url", "arxiv", "doi", "date", "commit", "ref"):
+        pattern = { "slug": SLUG_PATTERN, "url": URL_PATTERN,
                    "arxiv": ARXIV_PATTERN, "doi": DOI_PATTERN, "date": DATE_PATTERN,
                    "commit": COMMIT_PATTERN, "ref": SLUG_PATTERN}[kind]
         return {**head, **_string(pattern)}
     if kind == "string":
-        return {**head, "type": "string"}
+        return {**head, **_string(NOTE_PATTERN), "maxLength": NOTE_MAX_LENGTH}
     if kind == "year":
         return {**head, "type": "integer", "minimum": YEAR_MIN, "maximum": YEAR_MAX}
     if kind in ("int", "number"):
         bound = {} if f.minimum is None else {"minimum": f.minimum}
         return {**head, "type": "integer" if kind == "int" else "number", **bound}
     if kind == "names":
-        return {**head, "type": "array", "minItems": 1, "items": _string(NONBLANK_PATTERN)}
+        return {**head, "type": "array", "minItems": 1, "items": _text()}
     if kind == "tags":
         return {**head, "anyOf": [ref, _unique_list(ref)]}
     if kind == "choice":
@@ -532,13 +549,14 @@ def schema_json() -> str:
 _ANNOTATIONS = frozenset({"$schema", "$id", "$defs", "title", "description", "$comment"})
 _SUPPORTED = frozenset({
     "type", "enum", "required", "properties", "additionalProperties", "items", "minItems",
-    "uniqueItems", "pattern", "minimum", "maximum", "anyOf", "$ref",
+    "uniqueItems", "pattern", "minimum", "maximum", "anyOf", "$ref", "maxLength",
 })
 _TYPE_EXPR = {
     "string": "isinstance({v}, str)",
-    # jsonschema counts 2021.0 as an integer and True as no number at all.
-    "integer": "((isinstance({v}, int) and not isinstance({v}, bool)) or "
-    "(isinstance({v}, float) and {v}.is_integer()))",
+    # jsonschema counts 2021.0 as an integer; YAML's 2021.0 is a slip that the detailed checks
+    # report, so it is left to them (stricter here is allowed: this check may only accept less).
+    # True is no number at all.
+    "integer": "(isinstance({v}, int) and not isinstance({v}, bool))",
     "number": "(isinstance({v}, (int, float)) and not isinstance({v}, bool))",
     "array": "isinstance({v}, list)",
     "object": "isinstance({v}, dict)",
@@ -600,6 +618,9 @@ class _ExprCompiler:
             search = self.const(re.compile(schema["pattern"]).search)
             guard = "" if known == "string" else f"not isinstance({v}, str) or "
             parts.append(f"({guard}{search}({v}) is not None)")
+        if "maxLength" in schema:
+            guard = "" if known == "string" else f"not isinstance({v}, str) or "
+            parts.append(f"({guard}len({v}) <= {int(schema['maxLength'])})")
         if "minimum" in schema or "maximum" in schema:
             bounds = []
             if "minimum" in schema:
@@ -657,8 +678,8 @@ def compile_checker(schema: dict[str, Any]) -> Callable[[Any], bool]:
     """A predicate ``check(instance) -> bool`` that is True only where jsonschema says valid.
 
     Translates type, string enum, required, properties, additionalProperties (true/false),
-    items, minItems, uniqueItems, pattern, minimum, maximum, anyOf and local ``$ref``. A schema
-    using anything else yields a check that accepts nothing, handing every decision to
+    items, minItems, maxLength, uniqueItems, pattern, minimum, maximum, anyOf and local
+    ``$ref``. A schema using anything else yields a check that accepts nothing, handing every decision to
     jsonschema.
     """
     compiler = _ExprCompiler(schema)

@@ -25,25 +25,29 @@ import difflib
 import os
 import re
 import sys
+import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
 from datetime import date, datetime
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Any, TextIO
 
+from . import arxiv_ids
 from . import schema as schema_mod
-from .collections import BY_NAME, COLLECTIONS, PAPERS, Catalog, Collection, for_path, \
-    sibling_paths
+from .collections import BY_NAME, COLLECTIONS, PAPERS, Catalog, Collection, for_path, sibling_paths
+from .errors import UnreadableInput
 from .papers import DEFAULT_DATABASE
 from .schema import Field
 from .yamlsource import Document, Path_, YamlResult, parse_bytes, paused_gc
 
-_ARXIV_RE = re.compile(schema_mod.ARXIV_PATTERN)
 _DOI_RE = re.compile(schema_mod.DOI_PATTERN)
 _URL_RE = re.compile(schema_mod.URL_PATTERN)
-_NONBLANK_RE = re.compile(schema_mod.NONBLANK_PATTERN)
+_NONBLANK_RE = re.compile(r"\S")
+_FORBIDDEN_RE = re.compile(f"[{schema_mod.FORBIDDEN_CHARS}]")
+_NOTE_FORBIDDEN_RE = re.compile(r"(?![\t\n])" + _FORBIDDEN_RE.pattern)
+_BIDI_RE = re.compile(f"[{schema_mod.BIDI_CONTROLS}]")
 _SLUG_RE = re.compile(schema_mod.SLUG_PATTERN)
 _DATE_RE = re.compile(schema_mod.DATE_PATTERN)
 _COMMIT_RE = re.compile(schema_mod.COMMIT_PATTERN)
@@ -52,6 +56,16 @@ _JUNK_RE = re.compile(r"[\W_]+")
 #: Kinds whose value is one string.
 _STRING_KINDS = frozenset({"slug", "text", "string", "url", "arxiv", "doi", "date", "commit",
                            "ref"})
+#: How close an unknown field name must be to a known one to be suggested (difflib's ratio):
+#: typos such as ``autors`` or ``yaer`` pass, unrelated words (``citations`` and ``location``
+#: share letters, not meaning) do not. Vocabulary values keep difflib's default, 0.6.
+FIELD_CUTOFF = 0.75
+
+
+def latest_year() -> int:
+    """The latest year a paper or resource may carry: next year (a paper accepted for a
+    conference held then), no later; the schema's fixed maximum is only a sanity bound."""
+    return date.today().year + 1
 
 
 @dataclass(frozen=True)
@@ -141,20 +155,38 @@ def field_label(path: Path_) -> str:
     return out
 
 
-@lru_cache(maxsize=None)
+@cache
 def _validators(collection: str = "papers") -> tuple[Any, Any]:
     """(jsonschema validator for one entry, compiled acceptance check): built once each."""
     from jsonschema import Draft202012Validator
 
-    schema = BY_NAME[collection].entry_schema()
-    return Draft202012Validator(schema), schema_mod.compile_checker(schema)
+    c = BY_NAME[collection]
+    schema = c.entry_schema()
+    check = schema_mod.compile_checker(schema)
+    # What the schema cannot say (its bounds are fixed so the committed file stays fresh): a
+    # year after next year is refused; such an entry goes to the detailed checks.
+    years = tuple(f.name for f in c.fields() if f.kind == "year")
+    latest = latest_year()
+
+    if years == ("year",):  # papers and resources: one field, no loop per entry
+        def accept(entry: Any) -> bool:
+            return check(entry) and entry.get("year", 0) <= latest
+    else:
+        def accept(entry: Any) -> bool:
+            return check(entry) and all(entry.get(name, 0) <= latest for name in years)
+
+    return Draft202012Validator(schema), accept
 
 
 # --- messages ----------------------------------------------------------------------------------
 
 
-def did_you_mean(value: str, choices: Iterable[str]) -> str:
-    """``; did you mean 'input'?`` for the closest choice, or nothing when none is close."""
+def did_you_mean(value: str, choices: Iterable[str], cutoff: float = 0.6) -> str:
+    """``; did you mean 'input'?`` for the closest choice, or nothing when none is close.
+
+    ``cutoff`` is the least difflib ratio a suggestion needs once case, spacing and
+    punctuation do not already make the two equal (see :data:`FIELD_CUTOFF`).
+    """
     choices = list(choices)
     folded = {c.casefold(): c for c in choices}
     if value.casefold() in folded:
@@ -166,7 +198,7 @@ def did_you_mean(value: str, choices: Iterable[str]) -> str:
     squeezed = {_squeeze(c): c for c in choices}
     if _squeeze(value) in squeezed:
         return f"; did you mean {squeezed[_squeeze(value)]!r}?"
-    close = difflib.get_close_matches(value.casefold(), list(folded), n=1, cutoff=0.6)
+    close = difflib.get_close_matches(value.casefold(), list(folded), n=1, cutoff=cutoff)
     return f"; did you mean {folded[close[0]]!r}?" if close else ""
 
 
@@ -199,7 +231,42 @@ def _is_number(value: Any) -> bool:
 
 
 def _is_integer(value: Any) -> bool:
-    return _is_number(value) and (isinstance(value, int) or float(value).is_integer())
+    """An int as YAML reads ``2021``; ``2021.0`` is a float, refused where an integer belongs."""
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _char_name(ch: str) -> str:
+    code = f"U+{ord(ch):04X}"
+    name = unicodedata.name(ch, "")
+    if _BIDI_RE.match(ch):
+        return (f"the bidirectional control character {code} ({name}), which reorders how the "
+                "text around it displays")
+    return f"the control character {code}" + (f" ({name})" if name else "")
+
+
+def text_problem(name: str, value: str, *, note: bool = False) -> str | None:
+    """What is wrong with a one-line text value (a title, a name), or None.
+
+    Invisible characters would pass into every output (a raw BEL into the .bib, a right-to-left
+    override reversing a README line), spaces at the ends make equal titles differ, and a
+    value of thousands of characters is a paste gone wrong. ``note`` relaxes this for notes:
+    they may hold tabs and newlines and may be longer.
+    """
+    forbidden = _NOTE_FORBIDDEN_RE if note else _FORBIDDEN_RE
+    bad = forbidden.search(value)
+    if bad:
+        return (f"{name} contains {_char_name(bad.group())} at character {bad.start() + 1}: "
+                "remove it")
+    if not note:
+        if not _NONBLANK_RE.search(value):
+            return f"{name} must not be blank"
+        if value != value.strip():
+            return f"{name} has a leading or trailing space: write {value.strip()!r}"
+    limit = schema_mod.NOTE_MAX_LENGTH if note else schema_mod.TEXT_MAX_LENGTH
+    if len(value) > limit:
+        return (f"{name} is {len(value)} characters long, longer than the {limit} allowed: is "
+                "something else pasted into it?")
+    return None
 
 
 def slugify(text: str) -> str:
@@ -249,12 +316,13 @@ class _EntryChecker:
         names = [f.name for f in fields]
         for key in value:
             if key not in names:
-                hint = did_you_mean(str(key), names)
+                hint = did_you_mean(str(key), names, FIELD_CUTOFF)
                 self.problem(rel + (key,), f"unknown field {key!r}{hint} (fields: "
                                            f"{', '.join(names)})", key=True)
         for f in fields:
             if f.required and f.name not in value:
-                typo = [k for k in value if k not in names and did_you_mean(str(k), [f.name])]
+                typo = [k for k in value
+                        if k not in names and did_you_mean(str(k), [f.name], FIELD_CUTOFF)]
                 hint = f" (is {typo[0]!r} a typo?)" if typo else ""
                 self.problem(rel + (f.name,), f"missing required field {f.name!r}{hint}")
         for f in fields:
@@ -290,13 +358,20 @@ class _EntryChecker:
             return
         if not isinstance(value, str):
             label = "arXiv id" if f.kind == "arxiv" else name
-            if not self.unquoted(rel, value, label):
+            text = self.doc.plain_text(self.base + rel, value)
+            if f.kind == "arxiv" and text is not None and arxiv_ids.problem(text):
+                # Quoting would not help: the text itself is no id (``arxiv: 1809``).
+                self.problem(rel, _arxiv_message(text) + f" (YAML read the unquoted {text} as "
+                                  f"{_describe(value)})")
+            elif not self.unquoted(rel, value, label):
                 self.problem(rel, f"{name} must be a single string, not {_describe(value)}")
             return
         kind = f.kind
-        if kind == "text" and not _NONBLANK_RE.search(value):
-            self.problem(rel, f"{name} must not be blank")
-        elif kind == "arxiv" and not _ARXIV_RE.match(value):
+        if kind in ("text", "string"):
+            why = text_problem(name, value, note=kind == "string")
+            if why:
+                self.problem(rel, why)
+        elif kind == "arxiv" and arxiv_ids.problem(value):
             self.problem(rel, _arxiv_message(value))
         elif kind == "doi" and not _DOI_RE.match(value):
             self.problem(rel, _doi_message(value))
@@ -328,18 +403,28 @@ class _EntryChecker:
                               f"{value.isoformat()}; write year: {value.year}")
         elif isinstance(value, float) and not value.is_integer():
             self.problem(rel, f"year must be an integer such as 2021, not {value!r}")
-        elif isinstance(value, int | float) and not (
+        elif isinstance(value, float):
+            written = self.doc.plain_text(self.base + rel, value) or repr(value)
+            self.problem(rel, f"year must be written as an integer: YAML read {written} as a "
+                              f"number with a fraction; write year: {int(value)}")
+        elif isinstance(value, int) and not (
             schema_mod.YEAR_MIN <= value <= schema_mod.YEAR_MAX
         ):
             self.problem(rel, f"year {value!r} is outside {schema_mod.YEAR_MIN}-"
                               f"{schema_mod.YEAR_MAX}; is it a typo?")
+        elif isinstance(value, int) and value > latest_year():
+            self.problem(rel, f"year {value} is in the future (the latest accepted is "
+                              f"{latest_year()}, next year); is it a typo?")
         elif not isinstance(value, int | float):
             self.problem(rel, f"year must be an integer such as 2021, not {_describe(value)}")
 
     def number(self, rel: Path_, f: Field, value: Any) -> None:
         name, integer = f.name, f.kind == "int"
         noun = "an integer" if integer else "a number"
-        if not _is_number(value) or (integer and not _is_integer(value)):
+        if integer and isinstance(value, float) and value.is_integer():
+            self.problem(rel, f"{name} must be written as an integer: write {int(value)}, "
+                              f"not {value!r}")
+        elif not _is_number(value) or (integer and not _is_integer(value)):
             hint = ""
             if isinstance(value, str):
                 hint = f"; YAML read the string {value!r}: write the number unquoted"
@@ -376,8 +461,9 @@ class _EntryChecker:
         for i, item in enumerate(value):
             at = rel + (i,)
             if isinstance(item, str):
-                if not _NONBLANK_RE.search(item):
-                    self.problem(at, f"author {i + 1} is blank")
+                why = text_problem(f"author {i + 1}", item)
+                if why:
+                    self.problem(at, why.replace("must not be blank", "is blank"))
             elif item is None:
                 self.problem(at, f"author {i + 1} is empty")
             elif not self.unquoted(at, item, f"author {i + 1}"):
@@ -430,6 +516,11 @@ class _EntryChecker:
         name = f.name
         if isinstance(value, str):
             if value not in vocab.keys:
+                owner = self._owner(value, f)
+                if owner is not None:
+                    self.problem(rel, f"{value!r} is {owner.vocab.noun}, not {vocab.noun}: "  # type: ignore[union-attr]
+                                      f"it belongs under {owner.name}{expected}")
+                    return
                 hint = did_you_mean(value, vocab.keys)
                 self.problem(rel, f"{value!r} is not {vocab.noun}{hint}{expected}")
             return
@@ -443,6 +534,18 @@ class _EntryChecker:
             self.problem(rel, f"{name} {what}{expected}")
         else:
             self.problem(rel, f"{_describe(value)} is not {vocab.noun}{expected}")
+
+    def _owner(self, value: str, f: Field) -> Field | None:
+        """Another vocabulary field of this entry whose values include ``value``: a value
+        written under the wrong axis (``location: additive``) is told where it belongs."""
+        fields = list(self.fields)
+        for outer in self.fields:
+            fields += outer.subfields()
+        for other in fields:
+            if other.vocab is not None and other.vocab is not f.vocab and \
+                    other.vocab.name != f.vocab.name and value in other.vocab.keys:  # type: ignore[union-attr]
+                return other
+        return None
 
     # -- nested mappings -----------------------------------------------------------------------
 
@@ -517,10 +620,9 @@ def _related(a: Path_, b: Path_) -> bool:
 
 
 def _arxiv_message(value: str) -> str:
-    advice = (f"{value!r} is not an arXiv id: expected a new-style id such as \"2506.04650\" or "
-              "an old-style one such as \"cs/0112017\", optionally with a version (v2)")
+    advice = f"{value!r} is not an arXiv id: {arxiv_ids.problem(value)}"
     m = re.search(r"(\d{4}\.\d{4,5}(v\d+)?|[a-z-]+(\.[A-Z]{2})?/\d{7}(v\d+)?)", value)
-    if m and m.group(0) != value:
+    if m and m.group(0) != value and not arxiv_ids.problem(m.group(0)):
         advice += f"; write the id only: arxiv: \"{m.group(0)}\""
     return advice
 
@@ -589,7 +691,7 @@ def _duplicates(c: Collection, doc: Document, entries: list[tuple[int, dict[str,
         if not matches:
             continue
         first = min(m[0] for m in matches)
-        same = [what for earlier, what, _ in matches if earlier == first]
+        same = list(dict.fromkeys(what for earlier, what, _ in matches if earlier == first))
         name = next(name for earlier, _, name in matches if earlier == first)
         line = doc.position((c.key, first))[0]
         sink.add((c.key, index, name),
@@ -627,10 +729,10 @@ def _check_file(result: YamlResult, path: str, c: Collection) -> _Checked:
         return checked
     for k in data:
         if k != key:
-            sink.add((k,), f"unknown top-level key {k!r}{did_you_mean(str(k), [key])} "
+            sink.add((k,), f"unknown top-level key {k!r}{did_you_mean(str(k), [key], FIELD_CUTOFF)} "
                            f"(the file has a single key, {key})", key=True)
     if key not in data:
-        if not any(did_you_mean(str(k), [key]) for k in data):
+        if not any(did_you_mean(str(k), [key], FIELD_CUTOFF) for k in data):
             sink.add((), f"missing the {key!r} list: start the file with '{key}:'")
         return checked
     entries = data[key]
@@ -656,11 +758,12 @@ def _check_file(result: YamlResult, path: str, c: Collection) -> _Checked:
             continue
         checked.entries.append((index, entry))
         if not accept(entry):
-            before = len(sink.problems)
             checker = _EntryChecker(doc, key, index, entry, fields, sink)
             checker.run()
             checker.schema_errors(c.name)
-            if len(sink.problems) > before:
+            # ``reported`` also counts problems left unprinted because the reader already
+            # reported the damage: such an entry is invalid all the same, never a record.
+            if checker.reported:
                 continue
         if index in damaged_entries:
             continue
@@ -817,6 +920,22 @@ def load_collections(papers: str | os.PathLike[str] = DEFAULT_DATABASE) -> Loade
     return Loaded(catalog, ordered, unreadable)
 
 
+def require_readable(loaded: Loaded) -> None:
+    """Raise ``UnreadableInput`` (exit 2) when a collection file exists but cannot be read, or
+    the papers file is missing: the command cannot do its job, which is no data problem."""
+    if loaded.unreadable:
+        path, reason = loaded.unreadable[0]
+        raise UnreadableInput(path, reason)
+
+
+def read_input(path: str | os.PathLike[str]) -> bytes:
+    """The bytes of an input file named on the command line, or ``UnreadableInput``."""
+    data, reason = _read(Path(path))
+    if data is None:
+        raise UnreadableInput(path, reason or "no such file")
+    return data
+
+
 def load(path: str | os.PathLike[str] = DEFAULT_DATABASE,
          data: bytes | None = None) -> LoadResult:
     """Read and validate one collection file (which one, by its name; papers otherwise).
@@ -896,19 +1015,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.database is not None:
         path = Path(args.database)
-        data, reason = _read(path)
-        if data is None:
-            print(f"repro validate: cannot read {args.database}: {reason or 'no such file'}",
-                  file=sys.stderr)
-            return 2
-        results = {for_path(path).name: load(path)}
+        results = {for_path(path).name: load(path, read_input(path))}
         shown = {for_path(path).name: str(args.database)}
     else:
         loaded = load_collections(DEFAULT_DATABASE)
-        if loaded.unreadable:
-            for where, reason in loaded.unreadable:
-                print(f"repro validate: cannot read {where}: {reason}", file=sys.stderr)
-            return 2
+        require_readable(loaded)
         results = loaded.results
         shown = {name: BY_NAME[name].file for name in results}
     problems = [p for r in results.values() for p in r.problems]

@@ -32,6 +32,7 @@ from typing import Any, TextIO
 import yaml
 
 from .atomic import write_text_atomic
+from .errors import UnreadableInput
 from .taxonomy import AXES, PARADIGM_KEYS
 
 try:  # libyaml: an order of magnitude faster than PyYAML's pure-Python parser
@@ -178,11 +179,12 @@ class Database:
         try:
             text = path.read_bytes().decode("utf-8-sig")
         except FileNotFoundError:
-            raise DatabaseError(f"{path}: no such file (create it with a 'papers:' list)") from None
+            raise UnreadableInput(path, "no such file (create it with a 'papers:' list)") \
+                from None
         except UnicodeDecodeError as exc:
             raise DatabaseError(f"{path}: not valid UTF-8 ({exc.reason})") from None
-        except OSError as exc:
-            raise DatabaseError(f"{path}: cannot read: {exc.strerror}") from None
+        except OSError as exc:  # a directory, no permission: a usage error (exit 2)
+            raise UnreadableInput(path, exc.strerror or str(exc)) from None
         db = cls(path, text, _layout(_compose(text, path), path))
         db.entries = db._identities()
         return db
@@ -333,14 +335,22 @@ class Database:
             raise DatabaseError(f"{exc} (after inserting the new entries; nothing was written)")
         n_old = len(old.items)
         ok = len(new.items) == n_old + len(entries)
-        if ok and n_old:
-            ok = _construct(new.items[n_old - 1]) == _construct(old.items[-1])
-        if ok:
-            ok = all(_construct(got) == entry_values(want)
-                     for got, want in zip(new.items[n_old:], entries))
-        if ok:
-            ok = [(_construct(k), _construct(v)) for k, v in new.following] == [
-                (_construct(k), _construct(v)) for k, v in old.following]
+        try:
+            if ok and n_old:
+                ok = _construct(new.items[n_old - 1]) == _construct(old.items[-1])
+            if ok:
+                ok = all(_construct(got) == entry_values(want)
+                         for got, want in zip(new.items[n_old:], entries))
+            if ok:
+                ok = [(_construct(k), _construct(v)) for k, v in new.following] == [
+                    (_construct(k), _construct(v)) for k, v in old.following]
+        except (yaml.YAMLError, ValueError, TypeError, OverflowError, IndexError) as exc:
+            # a value the file already held cannot be read: a tag, a date like 2021-02-30
+            mark = getattr(exc, "problem_mark", None)
+            line = f":{mark.line + 1}" if mark is not None else ""
+            raise DatabaseError(f"{self.path}{line}: cannot read a value: "
+                                f"{getattr(exc, 'problem', None) or exc}; run repro validate; "
+                                "nothing was written") from None
         if not ok:
             raise DatabaseError(f"{self.path}: the file's layout defeated a safe append (the "
                                 "result did not read back as the old entries plus the new); add "
@@ -399,8 +409,26 @@ def entry_values(entry: NewEntry) -> dict[str, Any]:
     return out
 
 
-def _needs_quotes(value: str) -> bool:
-    """True when YAML 1.1 (what PyYAML and the validator use) would not read ``value`` as text."""
+#: Plain block values are unsafe when they start with an indicator, hold ": " or " #", end in
+#: a space, or hold characters a reader may refuse or normalise.
+_BLOCK_RISKY = re.compile(r"^[-?:,\[\]{}#&*!|>'\"%@`\s]|: |\s#|\s$|:$"
+                          r"|[\x00-\x1f\x7f-\x9f\u2028\u2029\ufeff]")
+#: What may stay plain inside a [flow, list]: names made of letters, digits, spaces, . ' -
+_FLOW_PLAIN = re.compile(r"[^\W_][\w .'-]*(?<! )")
+
+
+def _needs_quotes(value: str, flow: bool = False) -> bool:
+    """True when ``value`` written plain would not read back as the same text.
+
+    YAML 1.1 (what PyYAML and the validator use) types some plain scalars (``yes``, ``2021``);
+    indicators and ``: `` end or change a plain scalar; and libyaml and pure-Python PyYAML
+    disagree on some plain flow items (``c?``), so flow items stay plain only when they look
+    like names.
+    """
+    if flow and not _FLOW_PLAIN.fullmatch(value):
+        return True
+    if _BLOCK_RISKY.search(value):
+        return True
     return _RESOLVER.resolve(yaml.ScalarNode, value, (True, False)) != _STR_TAG
 
 
@@ -415,8 +443,9 @@ def render_entries(entries: Iterable[NewEntry], *, dash: int = 2, key_col: int =
     from ruamel.yaml.comments import CommentedMap, CommentedSeq
     from ruamel.yaml.scalarstring import DoubleQuotedScalarString
 
-    def text(value: str, always: bool = False) -> str:
-        return DoubleQuotedScalarString(value) if always or _needs_quotes(value) else value
+    def text(value: str, always: bool = False, in_flow: bool = False) -> str:
+        quote = always or _needs_quotes(value, flow=in_flow)
+        return DoubleQuotedScalarString(value) if quote else value
 
     def flow(items: Iterable[Any]) -> CommentedSeq:
         seq = CommentedSeq(items)
@@ -434,7 +463,7 @@ def render_entries(entries: Iterable[NewEntry], *, dash: int = 2, key_col: int =
             if isinstance(value, str):
                 value = text(value, always=key in ("title", "arxiv", "note"))
             elif isinstance(value, list):
-                value = flow(text(v) for v in value)
+                value = flow(text(v, in_flow=True) for v in value)
             m[key] = value
         for name, allowed in FILL_IN:
             if not entry.tags.get(name):

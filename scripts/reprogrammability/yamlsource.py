@@ -91,6 +91,8 @@ _WORD_STARTS = frozenset(
 ) | (frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ") - set(_RESOLVERS))
 #: A plain scalar of ASCII digits not starting with 0 is a decimal int (and nothing else).
 _DIGITS = frozenset("123456789")
+#: How an integer is written when it is written plainly: optional minus, no leading zero.
+_DECIMAL = re.compile(r"-?(0|[1-9][0-9]*)")
 _CONSTRUCTOR = yaml.SafeLoader("")  # only its construct_yaml_* methods are used
 
 
@@ -251,7 +253,10 @@ def _short_tag(tag: str) -> str:
 def _construct(tag: str, event: ScalarEvent) -> Any:
     """safe_load's value for a typed scalar; ValueError for ones Python cannot hold sensibly."""
     node = yaml.ScalarNode(tag, event.value, event.start_mark, event.end_mark, event.style)
-    value = _CONSTRUCTORS[tag](_CONSTRUCTOR, node)
+    try:
+        value = _CONSTRUCTORS[tag](_CONSTRUCTOR, node)
+    except IndexError:  # PyYAML's int and float constructors index an empty value ("!!int")
+        raise ValueError("the value is empty") from None
     if value.__class__ is int and value.bit_length() > 128:
         # Python refuses to print ints of over 4300 digits; no field needs more than a year.
         raise ValueError("the number is too large")
@@ -308,6 +313,19 @@ class _Builder:
                    f"YAML reads the unquoted {raw} as {kind} but cannot make one of it "
                    f"({reason}); quote it if it is text", "tag")
         self.damaged.add(path)
+
+    def notation(self, event: ScalarEvent, value: int, top: Any) -> int:
+        """A plain integer in one of YAML 1.1's other notations (``0x7E3``, ``03743``,
+        ``2_019``, ``33:39``, ``+2019``): YAML reads 2019, but nobody writes a year or a count
+        that way on purpose, so it is reported with the decimal to write instead. The value
+        stays what safe_load makes of it; the path is marked damaged for the validator."""
+        path = _child_path(top)
+        raw = event.value if len(event.value) <= 40 else event.value[:37] + "..."
+        self.issue(event.start_mark, path,
+                   f"YAML reads the unquoted {raw} as the integer {value} ({_notation(raw)}); "
+                   f"write {value} in plain decimal digits, or quote it if it is text", "number")
+        self.damaged.add(path)
+        return value
 
     def check_tag(self, event: Any, path: Path_, expected: str) -> None:
         tag = event.tag
@@ -384,6 +402,9 @@ class _Builder:
                                     value = _construct(res_tag, event)
                                 except (ValueError, OverflowError, yaml.YAMLError) as exc:
                                     value = self.unreadable(event, res_tag, exc, top)
+                                else:
+                                    if res_tag == _INT and not _DECIMAL.fullmatch(event.value):
+                                        value = self.notation(event, value, top)
                                 break
                 if span is None:
                     mark = event.start_mark
@@ -408,9 +429,10 @@ class _Builder:
                 top = stack[-1] if stack else None
                 value, span = frame[0], frame[1]
                 if frame[4]:  # the container was a mapping key
+                    # Only the key's own value is dropped (``_SKIP``); the mapping that held
+                    # it is not damaged, so its other fields are still checked and reported.
                     issue(span.start, frame[2],
                           "a key must be a plain name, not a list or mapping", "key")
-                    self.damaged.add(frame[2])
                     top[3] = _SKIP  # type: ignore[index]
                     continue
             elif cls is AliasEvent:
@@ -444,6 +466,21 @@ class _Builder:
         return root_value, root_span, True
 
 
+def _notation(raw: str) -> str:
+    text = raw.lstrip("+-")
+    if text.startswith(("0x", "0X")):
+        return "hexadecimal"
+    if text.startswith(("0b", "0B")):
+        return "binary"
+    if ":" in text:
+        return "base 60"
+    if "_" in text:
+        return "digits grouped with _"
+    if len(text) > 1 and text.startswith("0"):
+        return "octal, because of the leading 0"
+    return "an explicit + sign"
+
+
 _NO_KEY = object()
 _SKIP = object()
 
@@ -466,7 +503,12 @@ def _syntax_issue(exc: yaml.YAMLError, text: str) -> SourceIssue:
         parts = [p for p in (exc.problem, exc.context) if p]
         if exc.context and exc.context_mark is not None and exc.problem_mark is not None:
             parts[-1] = f"{exc.context} started at line {exc.context_mark.line + 1}"
-        lines = text.splitlines()
+        lines = text.splitlines() or [""]
+        if line > len(lines):
+            # The reader's end-of-stream mark lies past the last line: point at the file's end,
+            # a place an editor can jump to.
+            line, col = len(lines), len(lines[-1]) + 1
+            parts[0] += " at the end of the file"
         if 0 < line <= len(lines) and lines[line - 1][col - 1:col] == "\t":
             parts.append("YAML indents with spaces, never tabs")
         return SourceIssue(line, col, (), "invalid YAML: " + "; ".join(parts), "syntax")
