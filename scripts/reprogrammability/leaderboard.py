@@ -48,14 +48,7 @@ VR11 = Suite(
     ("cifar10", "cifar100", "svhn", "gtsrb", "flowers102", "dtd", "ucf101", "food101",
      "sun397", "eurosat", "oxford-pets"),
 )
-CLIP11 = Suite(
-    "clip-11", "CLIP-11",
-    "the 11 recognition datasets of the few-shot evaluation table of PLOT++ (Chen et al., ICLR "
-    "2023, official repository), built with CoOp's dataset instructions",
-    ("imagenet-1k", "caltech101", "oxford-pets", "stanford-cars", "flowers102", "food101",
-     "fgvc-aircraft", "sun397", "dtd", "eurosat", "ucf101"),
-)
-LITERATURE_SUITES: tuple[Suite, ...] = (VR11, CLIP11)
+LITERATURE_SUITES: tuple[Suite, ...] = (VR11,)
 
 
 def suites(datasets: Iterable[Dataset] = ()) -> tuple[Suite, ...]:

@@ -371,6 +371,8 @@ METRICS: tuple[Metric, ...] = (
     Metric("MSE", 0.0, None, False, "Mean squared error"),
     Metric("MAE", 0.0, None, False, "Mean absolute error"),
     Metric("WER", 0.0, None, False, "Word error rate (percent; can exceed 100)"),
+    _percent("harmonic mean", "Harmonic mean of the base-class and novel-class accuracies in "
+             "base-to-novel generalisation"),
 )
 METRIC_NAMES: tuple[str, ...] = tuple(m.name for m in METRICS)
 METRICS_BY_NAME: dict[str, Metric] = {m.name: m for m in METRICS}
