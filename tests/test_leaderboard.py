@@ -115,7 +115,7 @@ def test_a_row_without_a_cell_must_say_what_baseline_it_is() -> None:
                         "parametric, alignment: statistical}\n", "")
     line, col, field, message = _one(text)
     assert (line, col, field) == (2, 5, "results[0]")
-    assert "without a cell is a baseline" in message
+    assert "without a cell must say in note what it is" in message
     assert _problems(text.replace("    value: 72.8\n",
                                   "    value: 72.8\n    note: a linear probe.\n")) == []
 

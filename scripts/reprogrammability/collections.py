@@ -179,8 +179,9 @@ def _cycle_through(start: str, graph: dict[str, list[str]]) -> list[str] | None:
 def _result_rules(ctx: RuleContext) -> None:
     """A result's value lies in its metric's range and its cell is one its paper is tagged with.
 
-    A reported number names the paper whose table it is; a row without a cell is a baseline
-    and must say in ``note`` what it is, so a forgotten cell is not silently a baseline.
+    A reported number names the paper whose table it is; a row without a cell (a baseline, or
+    a variant outside its paper's tags) must say in ``note`` what it is, so a forgotten cell is
+    not silently taken for a baseline.
     """
     for index, entry in ctx.entries("results"):
         source = entry.get("source")
@@ -189,9 +190,9 @@ def _result_rules(ctx: RuleContext) -> None:
             ctx.problem(index, (), "a reported result needs paper: the id of the paper whose "
                                    "table or figure the number is from")
         if "cell" not in entry and not entry.get("note"):
-            ctx.problem(index, (), "a result without a cell is a baseline: add the method's "
-                                   "cell, or say in note what baseline it is (linear probe, "
-                                   "fine-tuning ...)")
+            ctx.problem(index, (), "a result without a cell must say in note what it is (a "
+                                   "baseline such as a linear probe or fine-tuning, or a variant "
+                                   "outside the paper's tags); or add the method's cell")
         metric = METRICS_BY_NAME.get(entry.get("metric"))  # type: ignore[arg-type]
         value = entry.get("value")
         if (metric is not None and isinstance(value, int | float)

@@ -50,7 +50,7 @@ def _href(url: str) -> str:
 
 def cell_text(r: Result) -> str:
     c = r.cell
-    return "baseline" if c is None else (
+    return "—" if c is None else (
         f"{c.configuration} · {c.location} · {c.operator} + {c.alignment}")
 
 

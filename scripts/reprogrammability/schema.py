@@ -329,9 +329,9 @@ def result_fields() -> tuple[Field, ...]:
         Field("method", "text", "Method", "The method as the paper (or the experiment) names "
               "it.", required=True),
         Field("cell", "object", "Cell", "The method's place in the taxonomy; with a paper, one "
-              "of the paper's tag combinations. Omitted only for a baseline that is no "
-              "reprogramming method (linear probe, fine-tuning, a shared-mask re-run), which "
-              "then says what it is in note.", fields=cell),
+              "of the paper's tag combinations. Omitted only for a baseline (linear probe, "
+              "fine-tuning, another paper's method re-run) or a variant outside the paper's "
+              "tags, which then says what it is in note.", fields=cell),
         Field("backbone", "choice", "Backbone", "The frozen model, by canonical name.",
               required=True, vocab=backbone_vocab()),
         Field("pretraining", "text", "Pre-training", "What the backbone was pre-trained on, as "
