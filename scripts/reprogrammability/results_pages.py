@@ -135,7 +135,7 @@ def _bar_label(a: Average, papers: dict[str, Paper]) -> str:
     paper = papers.get(a.paper or "")
     who = f", {paper.authors[0].split()[-1]} {paper.year}" if paper else ""
     setting = "" if a.shots == "full" else f", {_shots(a.shots)}"
-    return (_short(f"{a.method}{who}", 36) + f" · {a.backbone} · {a.suite.name}{setting}")
+    return (_short(f"{a.method}{who}", 36) + f" · {a.backbone} · {a.suite.key}{setting}")
 
 
 def figure_texts(catalog: Catalog) -> dict[str, str]:
@@ -159,7 +159,7 @@ def figure_texts(catalog: Catalog) -> dict[str, str]:
     ordered = sorted(averages, key=lambda a: (a.suite.key, -a.value, a.method.casefold(),
                                               a.backbone, str(a.shots)))
     bar_items = [figures.Bar(f"{_bar_label(a, papers)}", a.value, a.kind) for a in ordered]
-    names = ", ".join(dict.fromkeys(a.suite.name for a in ordered)) or "no suite"
+    names = ", ".join(dict.fromkeys(a.suite.key for a in ordered)) or "no suite"
     chart = figures.bars(f"Mean accuracy over a suite ({names})",
                          ALT_AVERAGES + ". Only methods with a number on every dataset of the "
                          "suite are shown.", bar_items)
