@@ -346,3 +346,24 @@ def test_the_committed_reproduced_rows_are_what_the_experiments_record() -> None
     committed = {r.method for r in _catalog().results
                  if r.source.command == exp.COMMAND}
     assert committed == {m.label for m in exp.METHODS}
+
+
+def test_efficientnet_experiment_rows_record_through_validation(tmp_path: Path) -> None:
+    import argparse
+
+    from reference.experiments import efficientnet_digits as exp
+
+    path = _tree(tmp_path)
+    methods = exp.reprogramming_methods(96)
+    rows = {m["key"]: {"test_acc": 0.8, "trainable_params": 1000, "epochs": 8, "lr": m["lr"]}
+            for m in methods}
+    rows["linear_probe"] = {"test_acc": 0.9, "trainable_params": 12810, "epochs": 100,
+                            "lr": 0.01}
+    args = argparse.Namespace(epochs=8, seed=0, size=96, probe_epochs=100)
+    command = exp.command_line(args)
+    recorded = exp.result_rows(rows, methods, command=command, machine="cpu",
+                               commit="abc1234", date="2026-12-01")
+    assert record.record(path, recorded) == 3
+    # the committed rows are the ones a default run replaces: same command, same methods
+    committed = {r.method for r in _catalog().results if r.source.command == command}
+    assert committed == {r["method"] for r in recorded}
