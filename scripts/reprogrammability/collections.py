@@ -341,7 +341,7 @@ RESOURCES = Collection(
 )
 
 
-def _result_key(entry: dict[str, Any]) -> Hashable | None:
+def result_key(entry: dict[str, Any]) -> Hashable | None:
     """The result's identity as its id slug, so equal keys and colliding ids both count."""
     source = entry.get("source")
     parts = (entry.get("paper", ""), entry.get("method"), entry.get("backbone"),
@@ -361,7 +361,7 @@ RESULTS = Collection(
                            "this repository, each tied to its paper, cell, backbone, dataset "
                            "and source"),
     duplicates=(DuplicateKey("paper", "paper, method, backbone, dataset, split, shots, metric "
-                                       "and source kind", _result_key),),
+                                       "and source kind", result_key),),
     link_fields=(("source", "url"),),
     label_field="method",
     rules=(_result_rules,),

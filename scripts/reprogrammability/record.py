@@ -24,7 +24,7 @@ from typing import Any
 import yaml
 
 from .atomic import write_text_atomic
-from .collections import RESULTS, _result_key
+from .collections import RESULTS, result_key
 
 #: The order fields are written in, as data/results.yaml documents it.
 FIELD_ORDER: tuple[str, ...] = tuple(f.name for f in RESULTS.fields())
@@ -136,14 +136,14 @@ def splice(text: str, rows: list[Mapping[str, Any]]) -> str:
     """``text`` without the reproduced entries the rows supersede, with the rows appended."""
     if not text.strip():
         text = _HEADER
-    keys = {_result_key(dict(r)) for r in rows}
+    keys = {result_key(dict(r)) for r in rows}
     keys.discard(None)
     lines = text.splitlines(keepends=True)
     drop: set[int] = set()
     for first, end, entry in _item_spans(text):
         source = entry.get("source")
         if isinstance(source, dict) and source.get("kind") == "reproduced" \
-                and _result_key(entry) in keys:
+                and result_key(entry) in keys:
             drop.update(range(first, end))
             if end < len(lines) and not lines[end].strip():
                 drop.add(end)  # the blank line that separated it from the next entry
