@@ -321,6 +321,46 @@ BACKBONES: tuple[Backbone, ...] = (
     *_family("wav2vec 2.0", "audio", "wav2vec 2.0"),
     *_family("HuBERT", "audio", "HuBERT"),
     *_family("AST", "audio", "AST"),
+    *_family("UL2", "text", "UL2"),  # added for facets
+    *_family("BiT", "image", "BiT-M R50x1"),  # added for facets
+    *_family("BART", "text", "BART"),  # added for facets
+    *_family("Flan-T5", "text", "Flan-T5-large", "Flan-T5-XL", "Flan-T5-XXL"),  # added for facets
+    # added for facets: a family's plain name where a source names the family but not the size
+    *_family("CLIP", "multimodal", "CLIP"),  # added for facets
+    *_family("T5", "text", "T5"),  # added for facets
+    *_family("LLaMA", "text", "LLaMA"),  # added for facets
+    *_family("RoBERTa", "text", "RoBERTa"),  # added for facets
+    *_family("Megatron-LM", "text", "Megatron-LM 11B"),  # added for facets
+    *_family("LLaMA", "text", "Vicuna 13B"),  # added for facets
+    *_family("GPT-4V", "multimodal", "GPT-4V"),  # added for facets
+    *_family("Falcon", "text", "Falcon 7B"),  # added for facets
+    *_family("SegFormer", "image", "SegFormer MiT-B4"),  # added for facets
+    *_family("SPHINX", "multimodal", "SPHINX-v2-1k"),  # added for facets
+    *_family("MiniGPT-4", "multimodal", "MiniGPT-4"),  # added for facets
+    *_family("ResNet", "image", "ResNet-50 v2"),  # added for facets
+    *_family("AttRNN", "audio", "AttRNN"),  # added for facets
+    *_family("GIN", "graph", "GIN"),  # added for facets
+    *_family("GPT-Neo", "text", "GPT-Neo 2.7B"),  # added for facets
+    *_family("BERT", "text", "BERT"),  # added for facets (family name, size not given)
+    *_family("TinyBERT", "text", "TinyBERT"),  # added for facets
+    *_family("LSTM", "text", "LSTM"),  # added for facets (LSTMs trained by the authors)
+    *_family("GPT", "text", "GPT-2 (from scratch)"),  # added for facets: GPT-2 architecture trained by the authors
+    *_family("Conformer", "audio", "Conformer RNN-T"),  # added for facets
+    *_family("GSLM", "audio", "GSLM"),  # added for facetsA
+    *_family("Latent Diffusion", "multimodal", "Latent Diffusion", "Stable Diffusion"),  # added for facetsA
+    *_family("OpenCLIP", "multimodal", "OpenCLIP ViT-H/14"),  # added for facetsA
+    *_family("Gemma", "text", "Gemma 7B"),  # added for facetsA
+    *_family("GAN", "image", "GAN"),  # added for facetsA
+    *_family("GPT", "text", "GPT-2 Large"),  # added for facetsA
+    *_family("MaskGIT", "image", "MaskGIT"),  # added for facetsA
+    *_family("GNN", "graph", "GCN", "GAT", "GraphSAGE", "Graph Transformer"),  # added for facetsA
+    *_family("GPT", "text", "GPT-3.5 Turbo"),  # added for facetsB: OpenAI gpt-3.5-turbo (ChatGPT)
+    *_family("Claude", "text", "Claude 2"),  # added for facetsB
+    *_family("LLaMA", "text", "Alpaca 7B"),  # added for facetsB
+    *_family("T5", "text", "T5-11B"),  # added for facetsB: original T5 11B checkpoint (t5-11b)
+    *_family("Fairseq dense LM", "text", "Fairseq dense LM 1.3B",
+             "Fairseq dense LM 2.7B"),  # added for facetsB
+    *_family("PaLM", "text", "PaLM 2-S", "PaLM 2-M", "PaLM 2-L"),  # added for facetsB
     *_family("EfficientNet", "image", "EfficientNet-Lite0"),
     *_family("ViT", "image", "ViT 3x64 (digits 0-4)"),
 )
