@@ -37,10 +37,24 @@ def test_tasks_are_disjoint_real_digits() -> None:
 @pytest.mark.slow
 def test_reduced_run_produces_the_table(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     out = tmp_path / "run"
+    data = Path(__file__).resolve().parents[1] / "data"
+    for name in ("papers", "datasets"):
+        (tmp_path / f"{name}.yaml").write_bytes((data / f"{name}.yaml").read_bytes())
+    results = tmp_path / "results.yaml"
+    results.write_text("results:\n", encoding="utf-8")
     code = digits_transfer.main(
-        ["--seeds", "0", "--epoch-scale", "0.01", "--source-epochs", "1", "--out", str(out)]
+        ["--seeds", "0", "--epoch-scale", "0.01", "--source-epochs", "1", "--out", str(out),
+         "--record", str(results)]
     )
     assert code == 0
+    from reprogrammability.validate import load
+
+    recorded = load(results)  # --record went through validation and wrote every method's row
+    assert recorded.problems == []
+    assert {r.method for r in recorded.records} == {m.label for m in digits_transfer.METHODS}
+    (command,) = {r.source.command for r in recorded.records}
+    assert command == ("python -m reference.experiments.digits_transfer --seeds 0 "
+                       "--epoch-scale 0.01 --source-epochs 1")
     report = json.loads((out / "results.json").read_text())
     (run,) = report["runs"]
     assert set(run["methods"]) == {m.key for m in digits_transfer.METHODS}

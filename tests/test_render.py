@@ -20,6 +20,7 @@ from reprogrammability import cli, taxonomy
 from reprogrammability.markdown import escape_md, github_slug, unique_slugs
 from reprogrammability.papers import Paper
 from reprogrammability.render import (
+    FIGURE_PATHS,
     SCHEMA_PATH,
     SCHEMA_PATHS,
     SURVEY_URL,
@@ -116,7 +117,7 @@ def paper_lines(readme: str) -> list[str]:
 
 
 def test_outputs_are_the_four_files(outputs: dict[str, str]) -> None:
-    assert set(outputs) == set(TEMPLATES) | set(SCHEMA_PATHS)
+    assert set(outputs) == set(TEMPLATES) | set(SCHEMA_PATHS) | set(FIGURE_PATHS)
     assert SCHEMA_PATH in SCHEMA_PATHS
     for rel, text in outputs.items():
         assert text.endswith("\n") and not text.endswith("\n\n"), rel
@@ -452,7 +453,7 @@ def test_cli_render_then_check(tmp_path: Path, capsys: pytest.CaptureFixture[str
     assert "README.md: missing" in capsys.readouterr().out
     assert not root.exists()
     assert cli.main(["render", str(db), "--root", str(root)]) == 0
-    n = len(TEMPLATES) + len(SCHEMA_PATHS)
+    n = len(TEMPLATES) + len(SCHEMA_PATHS) + len(FIGURE_PATHS)
     assert f"{n} of {n} files changed" in capsys.readouterr().out
     assert cli.main(["render", str(db), "--root", str(root), "--check"]) == 0
     assert capsys.readouterr().out == ""

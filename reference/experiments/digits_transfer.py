@@ -69,6 +69,11 @@ class Method:
     lr: float = 0.01
     epochs: int = 30
     headless: bool = False  # model_kwargs num_classes=0: features instead of logits
+    #: For ``--record``: the paper whose method this is (None: no paper's method as published),
+    #: its taxonomy cell (None: a baseline), and what a reader needs beyond epochs and LR.
+    paper: str | None = None
+    tags: tuple[str, str, str, str] | None = None
+    note: str = ""
 
 
 METHODS: tuple[Method, ...] = (
@@ -79,6 +84,8 @@ METHODS: tuple[Method, ...] = (
         manipulation="none",
         alignment="flm",
         epochs=1,
+        note="Baseline: no input manipulation; frequent label mapping (FLM) of the frozen 5-way "
+        "head, no training.",
     ),
     Method(
         "padding_ilm",
@@ -89,6 +96,11 @@ METHODS: tuple[Method, ...] = (
         alignment="ilm",
         image_size=8,  # the 8×8 digit sits unresized in the 16×16 frame
         lr=0.05,
+        paper="chen2023understanding",
+        tags=("learnable", "input", "additive", "statistical"),
+        note="a 4-pixel padding prompt around the unresized 8x8 digit in the 16x16 frame. The "
+        "paper is tagged additive; the reference registry files padding_prompt under "
+        "concatenative.",
     ),
     Method(
         "watermark_linear",
@@ -98,6 +110,9 @@ METHODS: tuple[Method, ...] = (
         manipulation_kwargs={"bound": 1.0},
         alignment="linear",
         lr=0.05,
+        tags=("learnable", "input", "additive", "linear"),
+        note="no paper's method as published (a watermark read through a learnt 5 x 5 linear "
+        "map).",
     ),
     Method(
         "vpt_shallow_linear",
@@ -107,6 +122,8 @@ METHODS: tuple[Method, ...] = (
         manipulation_kwargs={"length": 8},
         alignment="linear",
         lr=0.05,
+        paper="jia2022visual",
+        tags=("learnable", "embedding", "concatenative", "linear"),
     ),
     Method(
         "vpt_deep_linear",
@@ -116,6 +133,8 @@ METHODS: tuple[Method, ...] = (
         manipulation_kwargs={"length": 4},
         alignment="linear",
         lr=0.05,
+        paper="jia2022visual",
+        tags=("learnable", "hidden", "concatenative", "linear"),
     ),
     Method(
         "linear_probe",
@@ -125,8 +144,15 @@ METHODS: tuple[Method, ...] = (
         alignment="linear",
         headless=True,
         lr=0.1,
+        note="Baseline: a linear classifier on the frozen pooled features.",
     ),
-    Method("full_finetune", "Full fine-tuning (new head)", "baseline", lr=0.003),
+    Method(
+        "full_finetune",
+        "Full fine-tuning (new head)",
+        "baseline",
+        lr=0.003,
+        note="Baseline: every weight of the source model and a new head trained.",
+    ),
 )
 
 
@@ -358,6 +384,69 @@ def markdown_table(runs: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+#: What the recorded rows say about the backbone and the split (data/results.yaml).
+RECORD_BACKBONE = "ViT 3x64 (digits 0-4)"
+RECORD_PRETRAINING = "digits 0-4 of scikit-learn's load_digits, trained here from scratch"
+RECORD_DATASET = "optdigits"
+RECORD_SPLIT = "test (digits 5-9, stratified 30 %)"
+COMMAND = "python -m reference.experiments.digits_transfer"
+
+
+def _row_note(method: Method, epochs: int) -> str:
+    """``30 epochs, learning rate 0.05; ...``; a baseline's note leads with what it is."""
+    if method.manipulation == "none" and method.alignment == "flm":
+        return method.note
+    training = f"{epochs} epochs, learning rate {method.lr:g}"
+    if method.tags is None:
+        return f"{method.note.rstrip('.')}; {training}."
+    return f"{training}; {method.note}" if method.note else f"{training}."
+
+
+def result_rows(
+    runs: list[dict[str, Any]], *, command: str, machine: str, commit: str, date: str
+) -> list[dict[str, Any]]:
+    """One ``reproduced`` row per method for data/results.yaml: mean (and sample std) of the
+    last-epoch test accuracy over the seeds, in percent, rounded as the table prints it."""
+    from reprogrammability.record import reproduced
+
+    rows = []
+    for method in METHODS:
+        per_seed = [r["methods"][method.key] for r in runs]
+        accs = [m["test_acc"] * 100 for m in per_seed]
+        row: dict[str, Any] = {}
+        if method.paper:
+            row["paper"] = method.paper
+        row["method"] = method.label
+        if method.tags:
+            row["cell"] = dict(zip(("configuration", "location", "operator", "alignment"),
+                                   method.tags))
+        row.update(backbone=RECORD_BACKBONE, pretraining=RECORD_PRETRAINING,
+                   dataset=RECORD_DATASET, split=RECORD_SPLIT, shots="full",
+                   metric="top-1 accuracy", value=round(statistics.fmean(accs), 1))
+        if len(accs) > 1:
+            row["std"] = round(statistics.stdev(accs), 1)
+        row["seeds"] = len(accs)
+        row["params"] = per_seed[0]["trainable_params"]
+        row["note"] = _row_note(method, per_seed[0]["epochs"])
+        row["source"] = reproduced(command, machine, commit=commit, date=date)
+        rows.append(row)
+    return rows
+
+
+def command_line(args: argparse.Namespace) -> str:
+    """The command to write in the record: the module plus every non-default setting."""
+    parts = [COMMAND]
+    if args.seeds != [0, 1, 2]:
+        parts.append("--seeds " + " ".join(map(str, args.seeds)))
+    if args.epoch_scale != 1.0:
+        parts.append(f"--epoch-scale {args.epoch_scale:g}")
+    if args.source_epochs != 30:
+        parts.append(f"--source-epochs {args.source_epochs}")
+    if args.threads != 1:
+        parts.append(f"--threads {args.threads}")
+    return " ".join(parts)
+
+
 def machine() -> str:
     """CPU model, core count and torch version, for the record."""
     model = platform.processor() or platform.machine()
@@ -391,7 +480,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--source-epochs", type=int, default=30, help="epochs of source pre-training"
     )
+    parser.add_argument(
+        "--record",
+        metavar="PATH",
+        help="append the rows to this results file (data/results.yaml), replacing earlier "
+        "reproduced rows of the same setting; validated first, written all-or-nothing",
+    )
     args = parser.parse_args(argv)
+    commit = None
+    if args.record:
+        from reprogrammability.record import git_commit
+
+        commit = git_commit()  # fail before hours of training, not after
     torch.set_num_threads(args.threads)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -435,6 +535,17 @@ def main(argv: list[str] | None = None) -> int:
         f"\nwall time {wall:.0f} s (CPU time {cpu:.0f} s) for {len(args.seeds)} seed(s), "
         f"{args.threads} thread(s)"
     )
+    if args.record:
+        from reprogrammability.record import RecordError, record, today
+
+        rows = result_rows(runs, command=command_line(args), machine=report["machine"],
+                           commit=str(commit), date=today())
+        try:
+            n = record(args.record, rows)
+        except RecordError as exc:
+            print(exc)
+            return 1
+        print(f"recorded {n} rows in {args.record}")
     return 0
 
 

@@ -177,8 +177,22 @@ def _cycle_through(start: str, graph: dict[str, list[str]]) -> list[str] | None:
 
 
 def _result_rules(ctx: RuleContext) -> None:
-    """A result's value lies in its metric's range and its cell is one its paper is tagged with."""
+    """A result's value lies in its metric's range and its cell is one its paper is tagged with.
+
+    A reported number names the paper whose table it is; a row without a cell (a baseline, or
+    a variant outside its paper's tags) must say in ``note`` what it is, so a forgotten cell is
+    not silently taken for a baseline.
+    """
     for index, entry in ctx.entries("results"):
+        source = entry.get("source")
+        kind = source.get("kind") if isinstance(source, dict) else None
+        if kind == "reported" and "paper" not in entry:
+            ctx.problem(index, (), "a reported result needs paper: the id of the paper whose "
+                                   "table or figure the number is from")
+        if "cell" not in entry and not entry.get("note"):
+            ctx.problem(index, (), "a result without a cell must say in note what it is (a "
+                                   "baseline such as a linear probe or fine-tuning, or a variant "
+                                   "outside the paper's tags); or add the method's cell")
         metric = METRICS_BY_NAME.get(entry.get("metric"))  # type: ignore[arg-type]
         value = entry.get("value")
         if (metric is not None and isinstance(value, int | float)
@@ -327,10 +341,10 @@ RESOURCES = Collection(
 )
 
 
-def _result_key(entry: dict[str, Any]) -> Hashable | None:
+def result_key(entry: dict[str, Any]) -> Hashable | None:
     """The result's identity as its id slug, so equal keys and colliding ids both count."""
     source = entry.get("source")
-    parts = (entry.get("paper"), entry.get("method"), entry.get("backbone"),
+    parts = (entry.get("paper", ""), entry.get("method"), entry.get("backbone"),
              entry.get("dataset"), entry.get("split"), entry.get("shots"), entry.get("metric"),
              source.get("kind") if isinstance(source, dict) else None)
     return key_slug(parts) if all(isinstance(p, str | int) and not isinstance(p, bool)
@@ -347,7 +361,7 @@ RESULTS = Collection(
                            "this repository, each tied to its paper, cell, backbone, dataset "
                            "and source"),
     duplicates=(DuplicateKey("paper", "paper, method, backbone, dataset, split, shots, metric "
-                                       "and source kind", _result_key),),
+                                       "and source kind", result_key),),
     link_fields=(("source", "url"),),
     label_field="method",
     rules=(_result_rules,),

@@ -131,9 +131,9 @@ class Source:
 class Result:
     """One number: a method on a backbone, dataset, split and shot count, with its source."""
 
-    paper: str
+    paper: str | None
     method: str
-    cell: Cell
+    cell: Cell | None
     backbone: str
     pretraining: str
     dataset: str
@@ -152,8 +152,13 @@ class Result:
     @property
     def key(self) -> tuple:
         """What makes a result unique: no two share it (validation checks)."""
-        return (self.paper, self.method, self.backbone, self.dataset, self.split, self.shots,
-                self.metric, self.source.kind)
+        return (self.paper or "", self.method, self.backbone, self.dataset, self.split,
+                self.shots, self.metric, self.source.kind)
+
+    @property
+    def baseline(self) -> bool:
+        """A row without a cell: a baseline that is no reprogramming method (its note says)."""
+        return self.cell is None
 
     @property
     def id(self) -> str:
@@ -165,11 +170,12 @@ class Result:
 
     @classmethod
     def from_entry(cls, entry: dict[str, Any], line: int, lines: dict[str, int]) -> Result:
-        cell = entry["cell"]
+        cell = entry.get("cell")
         source = entry["source"]
         return cls(
-            paper=entry["paper"], method=entry["method"],
-            cell=Cell(*(cell[a.field] for a in AXES)), backbone=entry["backbone"],
+            paper=entry.get("paper"), method=entry["method"],
+            cell=Cell(*(cell[a.field] for a in AXES)) if cell is not None else None,
+            backbone=entry["backbone"],
             pretraining=entry["pretraining"], dataset=entry["dataset"], split=entry["split"],
             shots=entry["shots"], metric=entry["metric"], value=float(entry["value"]),
             source=Source(**{k: str(v) for k, v in source.items()}),

@@ -28,7 +28,7 @@ from itertools import chain
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from . import taxonomy
+from . import results_pages, taxonomy
 from .atomic import write_files
 from .collections import COLLECTIONS, Catalog
 from .errors import UnreadableInput
@@ -52,8 +52,12 @@ TEMPLATES: dict[str, str] = {
     "docs/datasets.md": "datasets.md.j2",
     "docs/tools.md": "tools.md.j2",
     "docs/resources.md": "resources.md.j2",
+    "docs/leaderboards.md": "leaderboards.md.j2",
+    "docs/reference-results.md": "reference-results.md.j2",
 }
 SCHEMA_PATH = "schema/papers.schema.json"
+#: The SVG figures of the leaderboard (``results_pages.figure_texts``), rendered like the pages.
+FIGURE_PATHS: tuple[str, ...] = (results_pages.FIGURE_PARAMS, results_pages.FIGURE_AVERAGES)
 #: One JSON Schema per collection (``schema/papers.schema.json``, ``schema/datasets...``).
 SCHEMA_PATHS: tuple[str, ...] = tuple(c.schema_path for c in COLLECTIONS)
 #: Per-paper fragments shared by the three documents (see ``_render_items``).
@@ -77,13 +81,14 @@ README_SECTIONS: tuple[str, ...] = (
     "Applications",
     "Tools & Libraries",
     "Datasets & Benchmarks",
+    "Leaderboards",
     "Learning Resources",
     "Documentation",
 )
 #: Context keys of the sections, in README_SECTIONS order.
 _SECTION_KEYS: tuple[str, ...] = (
-    "setup", "taxonomy", "stats", "papers", "applications", "tools", "datasets", "resources",
-    "documentation",
+    "setup", "taxonomy", "stats", "papers", "applications", "tools", "datasets", "leaderboards",
+    "resources", "documentation",
 )
 #: Sections shown only when their collection has entries (no empty section, no fake content).
 _OPTIONAL_SECTIONS: dict[str, str] = {
@@ -430,7 +435,8 @@ class _Ledger:
         return items, "" if not skipped else f"{skipped} entr{'y' if skipped == 1 else 'ies'}"
 
 
-def _readme_context(entries: list[Entry], catalog: Catalog, pages: dict[str, dict]) -> dict:
+def _readme_context(entries: list[Entry], catalog: Catalog, pages: dict[str, dict],
+                    leaderboards: dict | None = None) -> dict:
     """Sections, ToC and the once-only link bookkeeping for README.md."""
     groups: dict[str, list[Entry]] = {p.key: [] for p in taxonomy.PARADIGMS}
     for e in entries:
@@ -455,6 +461,7 @@ def _readme_context(entries: list[Entry], catalog: Catalog, pages: dict[str, dic
                                                   _resource_summary)
     applications = pages["docs/applications.md"]
     present = {
+        "leaderboards": bool(catalog.results),
         "applications": bool(applications["papers"]),
         "tools": bool(tools), "datasets": bool(datasets), "resources": bool(resources),
     }
@@ -503,6 +510,7 @@ def _readme_context(entries: list[Entry], catalog: Catalog, pages: dict[str, dic
         "datasets_elsewhere": datasets_elsewhere,
         "resources_elsewhere": resources_elsewhere,
         "schema_paths": SCHEMA_PATHS,
+        "leaderboards": leaderboards or {},
     }
 
 
@@ -790,17 +798,21 @@ def render_outputs(data: Catalog | Iterable[Paper], root: str | Path = ".") -> d
         "docs/tools.md": _tools_context(catalog),
         "docs/resources.md": _resources_context(catalog),
     }
+    leaderboards = results_pages.leaderboards_context(catalog)
     contexts = {
         # the README decides each entry's README code link first
-        "README.md": _readme_context(entries, catalog, pages),
+        "README.md": _readme_context(entries, catalog, pages, leaderboards),
         "docs/papers.md": _papers_context(entries),
         "docs/taxonomy.md": _taxonomy_context(entries),
+        "docs/leaderboards.md": leaderboards,
+        "docs/reference-results.md": results_pages.reference_context(catalog),
         **pages,
     }
     _render_items(entries)
     outputs = {
         rel: env.get_template(TEMPLATES[rel]).render(contexts[rel]) for rel in TEMPLATES
     }
+    outputs.update(results_pages.figure_texts(catalog))
     outputs.update(_schema_files())
     return outputs
 

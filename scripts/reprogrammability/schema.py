@@ -57,7 +57,7 @@ NOTE_MAX_LENGTH = 5000
 SLUG_PATTERN = r"^[a-z][a-z0-9-]*$"
 DATE_PATTERN = r"^\d{4}-\d{2}-\d{2}$"
 COMMIT_PATTERN = r"^[0-9a-f]{7,40}$"
-#: ``shots: full`` means the whole training set; otherwise an integer k for k-shot.
+#: ``shots: full`` means the whole training set; otherwise an integer k for k-shot (0: zero-shot).
 FULL_SHOTS = "full"
 
 #: The tag fields in file order: the paradigm, then the four axes.
@@ -323,11 +323,15 @@ def result_fields() -> tuple[Field, ...]:
                  "of this repository's code).", required=True, vocab=source_kind)
     reported, reproduced = taxonomy.SOURCE_KINDS
     return (
-        Field("paper", "ref", "Paper", "Id (data/papers.yaml) of the paper the method is from.",
-              required=True, ref="papers"),
-        Field("method", "text", "Method", "The method as the paper names it.", required=True),
-        Field("cell", "object", "Cell", "The method's place in the taxonomy: one of the "
-              "paper's tag combinations.", required=True, fields=cell),
+        Field("paper", "ref", "Paper", "Id (data/papers.yaml) of the paper: for a reported "
+              "number the paper whose table it is (required); for a reproduced one the paper "
+              "whose method was run, omitted when the run is no paper's method.", ref="papers"),
+        Field("method", "text", "Method", "The method as the paper (or the experiment) names "
+              "it.", required=True),
+        Field("cell", "object", "Cell", "The method's place in the taxonomy; with a paper, one "
+              "of the paper's tag combinations. Omitted only for a baseline (linear probe, "
+              "fine-tuning, another paper's method re-run) or a variant outside the paper's "
+              "tags, which then says what it is in note.", fields=cell),
         Field("backbone", "choice", "Backbone", "The frozen model, by canonical name.",
               required=True, vocab=backbone_vocab()),
         Field("pretraining", "text", "Pre-training", "What the backbone was pre-trained on, as "
@@ -336,7 +340,8 @@ def result_fields() -> tuple[Field, ...]:
               required=True, ref="datasets"),
         Field("split", "text", "Split", "The evaluation split, e.g. test.", required=True),
         Field("shots", "shots", "Shots", f"'{FULL_SHOTS}' for the whole training set, or an "
-              "integer k >= 1 for k-shot.", required=True),
+              "integer k for k-shot (0 for zero-shot: no labelled target example).",
+              required=True),
         Field("metric", "choice", "Metric", "The metric, whose range the value must respect.",
               required=True, vocab=metric_vocab()),
         Field("value", "number", "Value", "The number as the source prints it.", required=True),
@@ -433,7 +438,7 @@ def field_schema(f: Field, defs: dict[str, Any]) -> dict[str, Any]:
     if kind == "refs":
         return {**head, **_unique_list(_string(SLUG_PATTERN))}
     if kind == "shots":
-        return {**head, "anyOf": [{"enum": [FULL_SHOTS]}, {"type": "integer", "minimum": 1}]}
+        return {**head, "anyOf": [{"enum": [FULL_SHOTS]}, {"type": "integer", "minimum": 0}]}
     if kind == "object":
         return {**head, **object_schema(f.fields, defs)}
     # variant: one closed object per value of its ``kind`` field

@@ -361,6 +361,8 @@ BACKBONES: tuple[Backbone, ...] = (
     *_family("Fairseq dense LM", "text", "Fairseq dense LM 1.3B",
              "Fairseq dense LM 2.7B"),  # added for facetsB
     *_family("PaLM", "text", "PaLM 2-S", "PaLM 2-M", "PaLM 2-L"),  # added for facetsB
+    *_family("EfficientNet", "image", "EfficientNet-Lite0"),
+    *_family("ViT", "image", "ViT 3x64 (digits 0-4)"),
 )
 BACKBONE_NAMES: tuple[str, ...] = tuple(b.name for b in BACKBONES)
 BACKBONES_BY_NAME: dict[str, Backbone] = {b.name: b for b in BACKBONES}
@@ -409,6 +411,8 @@ METRICS: tuple[Metric, ...] = (
     Metric("MSE", 0.0, None, False, "Mean squared error"),
     Metric("MAE", 0.0, None, False, "Mean absolute error"),
     Metric("WER", 0.0, None, False, "Word error rate (percent; can exceed 100)"),
+    _percent("harmonic mean", "Harmonic mean of the base-class and novel-class accuracies in "
+             "base-to-novel generalisation"),
 )
 METRIC_NAMES: tuple[str, ...] = tuple(m.name for m in METRICS)
 METRICS_BY_NAME: dict[str, Metric] = {m.name: m for m in METRICS}

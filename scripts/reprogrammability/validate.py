@@ -430,10 +430,10 @@ class _EntryChecker:
             if value != full:
                 hint = did_you_mean(value, [full])
                 self.problem(rel, f"{value!r} is not a shot count{hint}: write {full!r} or an "
-                                  "integer k >= 1")
-        elif not _is_integer(value) or value < 1:
-            self.problem(rel, f"{f.name} must be {full!r} or an integer k >= 1, not "
-                              f"{_describe(value)}")
+                                  "integer k >= 0 (0 for zero-shot)")
+        elif not _is_integer(value) or value < 0:
+            self.problem(rel, f"{f.name} must be {full!r} or an integer k >= 0 (0 for "
+                              f"zero-shot), not {_describe(value)}")
 
     # -- lists and vocabularies ----------------------------------------------------------------
 
