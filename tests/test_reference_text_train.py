@@ -252,7 +252,7 @@ def test_multi_token_label_word_is_an_error_at_its_line(
     path = _write_config(tmp_path, models, GOOD, word="very great")
     assert main(["--config", str(path)]) == 2
     err = capsys.readouterr().err
-    assert f"{path}:12:17: alignment.kwargs.label_words.1: label word 'very great' is 2 tokens" in err
+    assert f"{path}:12:9: alignment.kwargs.label_words.1: label word 'very great' is 2 tokens" in err
     assert not (tmp_path / "out").exists()
 
 
