@@ -665,7 +665,7 @@ def train(
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m reference.train",
-        description="Train a manipulation + alignment around a frozen timm model.",
+        description="Train a manipulation + alignment around a frozen timm, transformers or CLIP model.",
     )
     parser.add_argument("--config", required=True, help="YAML config (see reference/configs/)")
     parser.add_argument(

@@ -370,3 +370,41 @@ def test_ddp_two_cpu_ranks_agree_on_text(
     assert summary["world_size"] == 2 and summary["ranks_agree"]
     assert len(summary["rank_checksums"]) == 2
     assert len((out / "metrics.jsonl").read_text().splitlines()) == 1
+
+
+# ------------------------------------------------------------------------------ the experiment
+
+
+def test_papers_experiment_records_valid_result_rows(
+    tmp_path: Path, models: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The measured text result's script, on the tiny encoder: the split is the fixed hash split
+    of the real papers, every method runs, and the rows it records validate as results."""
+    from reference.experiments import papers_text
+    from reprogrammability.validate import load
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    record = tmp_path / "db" / "results.yaml"
+    record.parent.mkdir()
+    args = ["--model", str(models["features"]), "--seeds", "0", "1", "--epochs", "1",
+            "--max-length", "16", "--out", str(tmp_path / "run"), "--record", str(record)]
+    assert papers_text.main(args) == 0
+    report = json.loads((tmp_path / "run" / "results.json").read_text())
+    rows = {r["method"]: r for r in report["rows"]}
+    assert rows["zero-shot"]["seeds"] == 1 and rows["zero-shot"]["trainable_params"] == 0
+    assert rows["linear-probe"]["seeds"] == 2
+    assert rows["soft-prompt-fixed-head"]["trainable_params"] == 8 * 32  # the prompt only
+    test_ids = [json.loads(line)["id"] for line in
+                (tmp_path / "run" / "data" / "test.jsonl").read_text().splitlines()]
+    assert test_ids and all(papers_text.in_test_set(i) for i in test_ids)
+    assert sum(report["counts"]["test"].values()) == len(test_ids)
+    # The rows validate against the real papers and the datasets plus the experiment's entry.
+    shutil.copy(ROOT / "data" / "papers.yaml", record.parent / "papers.yaml")
+    datasets = (ROOT / "data" / "datasets.yaml").read_text(encoding="utf-8")
+    (record.parent / "datasets.yaml").write_text(datasets.rstrip("\n") + "\n\n"
+                                                 + papers_text.DATASET_ENTRY)
+    assert load(record.parent / "datasets.yaml").problems == []
+    assert load(record).problems == []
+    recorded = yaml.safe_load(record.read_text())["results"]
+    assert [r["seeds"] for r in recorded] == [2, 2]
+    assert "--record" not in recorded[0]["source"]["command"]

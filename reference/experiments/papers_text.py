@@ -52,6 +52,19 @@ import yaml
 ROOT = Path(__file__).resolve().parents[2]
 COMMAND = "python -m reference.experiments.papers_text"
 DATASET_ID = "reprogrammability-papers"
+#: The entry ``data/datasets.yaml`` needs for the rows' ``dataset``. Its ``url`` is the survey
+#: whose taxonomy the paradigm labels follow (the repository's own address is not recorded here).
+DATASET_ENTRY = f"""\
+  - id: {DATASET_ID}
+    name: Reprogrammability paper map
+    kind: dataset
+    domain: text
+    task: paper classification by paradigm (3 classes)
+    url: https://arxiv.org/abs/2506.04650
+    description: The papers of this repository's data/papers.yaml, each as its title and tagging
+      note, labelled with the paradigm the map tags it with (model reprogramming, prompt tuning or
+      prompt instruction), the survey's three paradigms.
+"""
 
 
 @dataclass(frozen=True)
