@@ -121,6 +121,33 @@ def _token_id(cfg: TrainConfig, tokenizer: Any, key: str, token: str) -> int:
     return int(ids[0])
 
 
+def prepare_tokenizer(cfg: TrainConfig, tokenizer: Any) -> None:
+    """Make a placeholder token (``manipulation.kwargs.placeholder_id: "[unused1]"``) one
+    token wherever a template writes it, before any text is tokenised.
+
+    A vocabulary entry such as BERT's ``[unused1]`` is not a special token, so the tokenizer
+    would split it at its brackets; registering it as an additional special token keeps it whole
+    without adding an id (it must already be in the vocabulary).
+    """
+    token = cfg.manipulation.kwargs.get("placeholder_id")
+    if not isinstance(token, str):
+        return
+    key = "manipulation.kwargs.placeholder_id"
+    _token_id(cfg, tokenizer, key, token)
+    if token not in tokenizer.all_special_tokens:
+        before = len(tokenizer)
+        tokenizer.add_tokens([token], special_tokens=True)
+        if len(tokenizer) != before:  # pragma: no cover - _token_id found it in the vocabulary
+            raise cfg.error(key, f"{token!r} is not in the tokenizer's vocabulary")
+
+
+def check_kwargs(cfg: TrainConfig, tokenizer: Any) -> None:
+    """Resolve the kwargs' text once before the model is loaded, so that a label word of
+    several tokens or an unknown placeholder fails before anything heavy happens."""
+    resolve_manipulation_kwargs(cfg, tokenizer, check_only=True)
+    resolve_alignment_kwargs(cfg, tokenizer)
+
+
 def _phrase_ids(tokenizer: Any, text: str) -> list[int]:
     return list(tokenizer(text, add_special_tokens=False)["input_ids"])
 
@@ -197,8 +224,11 @@ def _demonstration_context(cfg: TrainConfig, tokenizer: Any, kwargs: dict[str, A
     return _phrase_ids(tokenizer, context)
 
 
-def resolve_manipulation_kwargs(cfg: TrainConfig, tokenizer: Any) -> dict[str, Any]:
-    """The manipulation's kwargs with their text turned into token ids (see the module doc)."""
+def resolve_manipulation_kwargs(
+    cfg: TrainConfig, tokenizer: Any, check_only: bool = False
+) -> dict[str, Any]:
+    """The manipulation's kwargs with their text turned into token ids (see the module doc);
+    ``check_only`` skips tokenising the (possibly many) steering prompts."""
     kwargs = copy.deepcopy(cfg.manipulation.kwargs)
     name = cfg.manipulation.name
     key = "manipulation.kwargs"
@@ -211,7 +241,7 @@ def resolve_manipulation_kwargs(cfg: TrainConfig, tokenizer: Any) -> dict[str, A
     if name == "demonstrations" and "context_ids" not in kwargs:
         kwargs["context_ids"] = _demonstration_context(cfg, tokenizer, kwargs)
     for side in ("positives", "negatives"):
-        if side in kwargs and isinstance(kwargs[side], list):
+        if side in kwargs and isinstance(kwargs[side], list) and not check_only:
             kwargs[side] = _batch(tokenizer, kwargs[side], cfg, f"{key}.{side}")
     if isinstance(kwargs.get("positions"), list):
         kwargs["positions"] = tuple(kwargs["positions"])

@@ -449,6 +449,8 @@ def build_run(cfg: TrainConfig) -> tuple[Dataset, Dataset, Reprogrammed, Any]:
     tokenizer = text_setup.tokenizer_for(cfg)
     if cfg.backbone == "transformers":
         text_setup.check_mask_template(cfg, tokenizer)
+        text_setup.prepare_tokenizer(cfg, tokenizer)
+        text_setup.check_kwargs(cfg, tokenizer)
         train_set, val_set = build_text_splits(
             cfg.data, tokenizer, cfg.num_classes, cfg.seed,
             need_mask=cfg.text.head == "masked-lm",
@@ -456,6 +458,7 @@ def build_run(cfg: TrainConfig) -> tuple[Dataset, Dataset, Reprogrammed, Any]:
         )
         model = build_model(cfg)
         return train_set, val_set, build_reprogrammed(cfg, model, tokenizer), tokenizer
+    text_setup.check_kwargs(cfg, tokenizer)
     splits = build_datasets(cfg.data, cfg.image_size, cfg.num_classes, seed=cfg.seed)
     names = cfg.data.class_names or list(getattr(splits.train, "classes", None) or [])
     if not names:

@@ -67,8 +67,8 @@ def _tokenizer(post_sos_eos: bool = False) -> Any:
         )
     return PreTrainedTokenizerFast(
         tokenizer_object=tok, unk_token="[UNK]", pad_token="[PAD]", mask_token="[MASK]",
-        bos_token="<s>", eos_token="</s>", additional_special_tokens=["<unk>", "[unused1]"],
-    )
+        bos_token="<s>", eos_token="</s>",
+    )  # "<unk>" and "[unused1]" are plain vocabulary entries, as BERT's [unusedN] are
 
 
 @pytest.fixture(scope="module")
@@ -253,6 +253,7 @@ def test_multi_token_label_word_is_an_error_at_its_line(
     assert main(["--config", str(path)]) == 2
     err = capsys.readouterr().err
     assert f"{path}:12:9: alignment.kwargs.label_words.1: label word 'very great' is 2 tokens" in err
+    assert "Loading weights" not in err  # found before the model was loaded
     assert not (tmp_path / "out").exists()
 
 
@@ -276,6 +277,23 @@ def test_malformed_record_names_file_and_line(
     assert main(["--config", str(path)]) == 1
     assert message in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
+
+
+def test_placeholder_tokens_stay_whole_and_unknown_ones_are_errors(
+    tmp_path: Path, models: dict[str, Path]
+) -> None:
+    from reference import text_setup
+    from reference.text_data import load_tokenizer
+
+    path = _write_config(tmp_path, models, GOOD)
+    tok = load_tokenizer(str(models["masked-lm"]))
+    assert "[unused1]" not in tok.tokenize("the [unused1] film")  # split at its brackets
+    cfg = load_config(path, ["manipulation.kwargs.placeholder_id=[unused1]"])
+    text_setup.prepare_tokenizer(cfg, tok)
+    assert tok.tokenize("the [unused1] film") == ["the", "[unused1]", "film"]
+    cfg = load_config(path, ["manipulation.kwargs.placeholder_id=[unused9]"])
+    with pytest.raises(ConfigError, match=r"placeholder_id: '\[unused9\]' is not a token"):
+        text_setup.prepare_tokenizer(cfg, tok)
 
 
 def test_csv_records_with_a_sentence_pair(tmp_path: Path, models: dict[str, Path]) -> None:
