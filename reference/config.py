@@ -342,7 +342,9 @@ class _Reader:
             if value is not None:
                 if not isinstance(value, list) or not value:
                     raise self.error(f"data.{name}", "expected a non-empty list of names")
-                names = [str(self.typed(f"data.{name}.{i}", v, (str, int))) for i, v in enumerate(value)]
+                names = [
+                    str(self.typed(f"data.{name}.{i}", v, (str, int))) for i, v in enumerate(value)
+                ]
                 for i, n in enumerate(names):
                     if n in names[:i]:
                         raise self.error(f"data.{name}.{i}", f"{n!r} is listed twice")
@@ -367,7 +369,9 @@ class _Reader:
             )
         if cfg.evaluation.mode == "generate":
             if cfg.backbone != "transformers" or cfg.text.head != "causal-lm":
-                raise self.error("evaluation.mode", "generate needs a causal-lm transformers backbone")
+                raise self.error(
+                    "evaluation.mode", "generate needs a causal-lm transformers backbone"
+                )
             if cfg.epochs != 0:
                 raise self.error(
                     "evaluation.mode",
@@ -376,7 +380,8 @@ class _Reader:
                 )
             if cfg.data.answer_field is None and cfg.data.classes is None:
                 raise self.error(
-                    "evaluation.mode", "generate compares answers: give data.answer_field or data.classes"
+                    "evaluation.mode",
+                    "generate compares answers: give data.answer_field or data.classes",
                 )
 
     def text(self, raw: Any) -> TextModelConfig:
@@ -417,7 +422,9 @@ class _Reader:
             try:
                 re.compile(cfg.pattern)
             except re.error as exc:
-                raise self.error("evaluation.pattern", f"invalid regular expression: {exc}") from None
+                raise self.error(
+                    "evaluation.pattern", f"invalid regular expression: {exc}"
+                ) from None
         return cfg
 
     def config(self, raw: dict[str, Any]) -> TrainConfig:

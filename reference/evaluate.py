@@ -118,8 +118,14 @@ def evaluate_generation(
     for x, _, index in loader:
         x = to_device(x, info.device)
         new = generate(
-            reprogrammed, x, max_new_tokens=ev.max_new_tokens, eos_id=eos, pad_id=pad,
-            samples=ev.samples, temperature=ev.temperature, generator=generator,
+            reprogrammed,
+            x,
+            max_new_tokens=ev.max_new_tokens,
+            eos_id=eos,
+            pad_id=pad,
+            samples=ev.samples,
+            temperature=ev.temperature,
+            generator=generator,
         )
         for j, i in enumerate(index.tolist()):
             texts = [
@@ -131,8 +137,13 @@ def evaluate_generation(
             correct = answer is not None and answer == reference
             sums["correct"] += float(correct)
             sums["n"] += 1
-            predictions.append({
-                "where": dataset.records[i].where, "generations": texts, "answer": answer,
-                "reference": reference, "correct": correct,
-            })
+            predictions.append(
+                {
+                    "where": dataset.records[i].where,
+                    "generations": texts,
+                    "answer": answer,
+                    "reference": reference,
+                    "correct": correct,
+                }
+            )
     return all_reduce_sums(sums, info), predictions

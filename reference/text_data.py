@@ -8,10 +8,10 @@ tokenizer's mask token: the answer position of a cloze prompt (PET, LM-BFF).
 
 Every record is read and tokenised once, up front, so a malformed record stops the run before
 anything is trained, with ``file:line: message``. Batches are padded to their longest sequence
-with an attention mask (:func:`collate`); padding goes to the right, where the adapter's answer
-position (the ``[MASK]``, or the last real token of a causal LM) and absolute positions are
-unaffected, and to the left only for generation (:func:`left_pad`), where new tokens follow the
-last real one.
+with an attention mask (:class:`Collate`). Padding goes to the right, where it moves neither the
+adapter's answer position (the ``[MASK]``, or the last real token of a causal LM) nor the
+absolute positions of the real tokens; generation writes each new token after the last real one
+(``reference.evaluate``).
 """
 
 from __future__ import annotations
@@ -57,9 +57,13 @@ def read_records(path: str | Path, kind: str) -> list[tuple[int, dict[str, Any]]
             try:
                 value = json.loads(line)
             except json.JSONDecodeError as exc:
-                raise DataError(f"{path}:{number}: invalid JSON: {exc.msg} (column {exc.colno})") from None
+                raise DataError(
+                    f"{path}:{number}: invalid JSON: {exc.msg} (column {exc.colno})"
+                ) from None
             if not isinstance(value, dict):
-                raise DataError(f"{path}:{number}: expected a JSON object, got {type(value).__name__}")
+                raise DataError(
+                    f"{path}:{number}: expected a JSON object, got {type(value).__name__}"
+                )
             rows.append((number, value))
         return rows
     reader = csv.reader(text.splitlines())
@@ -74,17 +78,16 @@ def read_records(path: str | Path, kind: str) -> list[tuple[int, dict[str, Any]]
         if not any(cell.strip() for cell in row):
             continue
         if len(row) != len(header):
-            raise DataError(
-                f"{path}:{number}: {len(row)} columns, the header has {len(header)}"
-            )
+            raise DataError(f"{path}:{number}: {len(row)} columns, the header has {len(header)}")
         rows.append((number, dict(zip(header, row))))
     if header is None:
         raise DataError(f"{path}: empty file (a csv file starts with a header row)")
     return rows
 
 
-def parse_label(value: Any, classes: Sequence[str] | None, num_classes: int, where: str,
-                field: str) -> int:
+def parse_label(
+    value: Any, classes: Sequence[str] | None, num_classes: int, where: str, field: str
+) -> int:
     """A record's class id: an integer in ``[0, num_classes)``, or a name listed in ``classes``."""
     if classes is not None and str(value) in classes:
         return list(classes).index(str(value))
@@ -109,7 +112,11 @@ class TextDataset(Dataset):
     """
 
     def __init__(
-        self, path: str, cfg: DataConfig, tokenizer: Any, num_classes: int,
+        self,
+        path: str,
+        cfg: DataConfig,
+        tokenizer: Any,
+        num_classes: int,
         need_mask: bool = False,
     ) -> None:
         self.path = path
@@ -122,9 +129,11 @@ class TextDataset(Dataset):
             if cfg.label_field not in fields and cfg.answer_field is None:
                 raise DataError(f"{where}: missing field {cfg.label_field!r}")
             label = (
-                parse_label(fields[cfg.label_field], cfg.classes, num_classes, where,
-                            cfg.label_field)
-                if cfg.label_field in fields else -1
+                parse_label(
+                    fields[cfg.label_field], cfg.classes, num_classes, where, cfg.label_field
+                )
+                if cfg.label_field in fields
+                else -1
             )
             text, pair = self._text(fields, cfg, where, mask_token)
             if need_mask and mask_token is not None and mask_token not in text + (pair or ""):
@@ -132,9 +141,11 @@ class TextDataset(Dataset):
                     f"{where}: the input has no {mask_token} (the answer position of a masked LM); "
                     "write {mask} into data.template"
                 )
-            encoded = tokenizer(
-                text, pair, truncation=True, max_length=cfg.max_length
-            ) if pair is not None else tokenizer(text, truncation=True, max_length=cfg.max_length)
+            encoded = (
+                tokenizer(text, pair, truncation=True, max_length=cfg.max_length)
+                if pair is not None
+                else tokenizer(text, truncation=True, max_length=cfg.max_length)
+            )
             ids = list(encoded["input_ids"])
             if need_mask and mask_token is not None and tokenizer.mask_token_id not in ids:
                 raise DataError(
@@ -200,18 +211,16 @@ class Collate:
     A class (not a closure) so that DataLoader workers can pickle it.
     """
 
-    def __init__(self, pad_id: int, left: bool = False, with_index: bool = False) -> None:
-        self.pad_id, self.left, self.with_index = int(pad_id), left, with_index
+    def __init__(self, pad_id: int, with_index: bool = False) -> None:
+        self.pad_id, self.with_index = int(pad_id), with_index
 
     def __call__(self, batch: list[tuple[list[int], int, int]]) -> tuple[Any, ...]:
         width = max(len(ids) for ids, _, _ in batch)
         ids = torch.full((len(batch), width), self.pad_id, dtype=torch.long)
         mask = torch.zeros(len(batch), width, dtype=torch.long)
         for row, (seq, _, _) in enumerate(batch):
-            n = len(seq)
-            span = slice(width - n, width) if self.left else slice(0, n)
-            ids[row, span] = torch.tensor(seq, dtype=torch.long)
-            mask[row, span] = 1
+            ids[row, : len(seq)] = torch.tensor(seq, dtype=torch.long)
+            mask[row, : len(seq)] = 1
         labels = torch.tensor([label for _, label, _ in batch], dtype=torch.long)
         x = {"input_ids": ids, "attention_mask": mask}
         if self.with_index:
@@ -248,12 +257,14 @@ def to_device(x: Any, device: torch.device) -> Any:
     return x
 
 
-def batch_size_of(x: Any) -> int:
-    return int((x["input_ids"] if isinstance(x, dict) else x).shape[0])
-
-
-def build_text_splits(cfg: DataConfig, tokenizer: Any, num_classes: int, seed: int,
-                      need_mask: bool, need_labels: bool = True) -> tuple[Dataset, Dataset]:
+def build_text_splits(
+    cfg: DataConfig,
+    tokenizer: Any,
+    num_classes: int,
+    seed: int,
+    need_mask: bool,
+    need_labels: bool = True,
+) -> tuple[Dataset, Dataset]:
     """Train and validation sets: ``data.val``, or a seeded ``val_fraction`` of ``data.train``.
 
     ``need_labels``: every record must have a label (training, and scoring logits); generation
@@ -261,8 +272,11 @@ def build_text_splits(cfg: DataConfig, tokenizer: Any, num_classes: int, seed: i
     """
     from torch.utils.data import Subset
 
-    sets = [TextDataset(path, cfg, tokenizer, num_classes, need_mask)
-            for path in (cfg.train, cfg.val) if path]
+    sets = [
+        TextDataset(path, cfg, tokenizer, num_classes, need_mask)
+        for path in (cfg.train, cfg.val)
+        if path
+    ]
     if need_labels:
         for ds in sets:
             missing = next((r for r in ds.records if r.label < 0), None)

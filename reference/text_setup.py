@@ -182,7 +182,9 @@ def label_word_ids(cfg: TrainConfig, tokenizer: Any, words: Any) -> list[list[in
         if isinstance(entry, list):
             if not entry:
                 raise cfg.error(f"{key}.{k}", "no label words for this class")
-            out.append([single_token(cfg, tokenizer, f"{key}.{k}.{j}", w) for j, w in enumerate(entry)])
+            out.append(
+                [single_token(cfg, tokenizer, f"{key}.{k}.{j}", w) for j, w in enumerate(entry)]
+            )
         else:
             out.append([single_token(cfg, tokenizer, f"{key}.{k}", entry)])
     return out
@@ -206,13 +208,22 @@ def _demonstration_context(cfg: TrainConfig, tokenizer: Any, kwargs: dict[str, A
     examples = []
     for i, ex in enumerate(kwargs.pop("examples", []) or []):
         key = f"manipulation.kwargs.examples.{i}"
-        if not isinstance(ex, dict) or not {"input", "label"} <= set(ex) or set(ex) - {
-            "input", "label", "rationale"
-        }:
+        if (
+            not isinstance(ex, dict)
+            or not {"input", "label"} <= set(ex)
+            or set(ex) - {"input", "label", "rationale"}
+        ):
             raise cfg.error(key, "expected a mapping with input, label and optional rationale")
         examples.append(Demonstration(str(ex["input"]), str(ex["label"]), ex.get("rationale")))
-    fields = ("instruction", "input_template", "answer_template", "answer_prefix",
-              "chain_of_thought", "cot_trigger", "separator")
+    fields = (
+        "instruction",
+        "input_template",
+        "answer_template",
+        "answer_prefix",
+        "chain_of_thought",
+        "cot_trigger",
+        "separator",
+    )
     settings = {k: kwargs.pop(k) for k in fields if k in kwargs}
     try:
         builder = PromptBuilder(demonstrations=tuple(examples), **settings)
@@ -220,7 +231,9 @@ def _demonstration_context(cfg: TrainConfig, tokenizer: Any, kwargs: dict[str, A
     except (KeyError, IndexError, ValueError) as exc:
         raise cfg.error("manipulation.kwargs", f"demonstrations: {exc}") from None
     if not context:
-        raise cfg.error("manipulation.kwargs", "demonstrations: give context, or instruction/examples")
+        raise cfg.error(
+            "manipulation.kwargs", "demonstrations: give context, or instruction/examples"
+        )
     return _phrase_ids(tokenizer, context)
 
 
@@ -265,8 +278,10 @@ def resolve_alignment_kwargs(
             kwargs["token_ids"] = ids
     if "class_texts" in kwargs:
         texts = kwargs.pop("class_texts")
-        if not isinstance(texts, list) or len(texts) != cfg.num_classes or not all(
-            isinstance(t, str) for t in texts
+        if (
+            not isinstance(texts, list)
+            or len(texts) != cfg.num_classes
+            or not all(isinstance(t, str) for t in texts)
         ):
             raise cfg.error(
                 "alignment.kwargs.class_texts", f"expected {cfg.num_classes} class descriptions"
@@ -320,4 +335,3 @@ def check_mask_template(cfg: TrainConfig, tokenizer: Any) -> None:
             "a masked LM is read at its mask token: write {mask} into data.template "
             '(e.g. "{text} It was {mask}.")',
         )
-

@@ -45,7 +45,6 @@ from .checkpoint import load_checkpoint, save_checkpoint
 from .config import ConfigError, TrainConfig, load_config
 from .core import Manipulation, Reprogrammed
 from .data import DataError, build_datasets
-from .text_data import Collate, batch_size_of, build_text_splits, pad_id_of, to_device
 from .distributed import (
     DistInfo,
     all_reduce_sums,
@@ -56,6 +55,7 @@ from .distributed import (
     init_distributed,
     resolve_device,
 )
+from .text_data import Collate, build_text_splits, pad_id_of, to_device
 
 AMP_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 
@@ -668,7 +668,9 @@ def train(
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m reference.train",
-        description="Train a manipulation + alignment around a frozen timm, transformers or CLIP model.",
+        description=(
+            "Train a manipulation + alignment around a frozen timm, transformers or CLIP model."
+        ),
     )
     parser.add_argument("--config", required=True, help="YAML config (see reference/configs/)")
     parser.add_argument(

@@ -22,7 +22,6 @@ from typing import Any
 import pytest
 import torch
 import yaml
-
 from reference_support import one_torch_thread  # noqa: F401
 
 from reference.checkpoint import load_checkpoint
@@ -47,7 +46,8 @@ def _words() -> list[str]:
     """Every word of the text configs, plus those of the test data."""
     text = " ".join(p.read_text(encoding="utf-8") for p in TEXT_CONFIGS).lower()
     text = text.replace("[unused1]", " ").replace("<unk>", " ")
-    words = set(WORD.findall(text)) | set("the film was fine awful 1 2 3 4 5 6 7 8 9".split())
+    extra = {"the", "film", "was", "fine", "awful", *"123456789"}  # the test data's words
+    words = set(WORD.findall(text)) | extra
     return sorted(words)
 
 
@@ -66,8 +66,12 @@ def _tokenizer(post_sos_eos: bool = False) -> Any:
             single="<s> $A </s>", special_tokens=[("<s>", 3), ("</s>", 4)]
         )
     return PreTrainedTokenizerFast(
-        tokenizer_object=tok, unk_token="[UNK]", pad_token="[PAD]", mask_token="[MASK]",
-        bos_token="<s>", eos_token="</s>",
+        tokenizer_object=tok,
+        unk_token="[UNK]",
+        pad_token="[PAD]",
+        mask_token="[MASK]",
+        bos_token="<s>",
+        eos_token="</s>",
     )  # "<unk>" and "[unused1]" are plain vocabulary entries, as BERT's [unusedN] are
 
 
@@ -78,24 +82,52 @@ def models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("tiny-text-models")
     tok = _tokenizer()
     vocab = len(tok)
-    small = {"hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 2,
-             "intermediate_size": 64, "max_position_embeddings": 256, "vocab_size": vocab}
+    small = {
+        "hidden_size": 32,
+        "num_hidden_layers": 2,
+        "num_attention_heads": 2,
+        "intermediate_size": 64,
+        "max_position_embeddings": 256,
+        "vocab_size": vocab,
+    }
     built = {
         "masked-lm": transformers.BertForMaskedLM(transformers.BertConfig(**small)),
         "features": transformers.BertModel(transformers.BertConfig(**small)),
-        "causal-lm": transformers.GPT2LMHeadModel(transformers.GPT2Config(
-            vocab_size=vocab, n_embd=32, n_layer=2, n_head=2, n_positions=512,
-            bos_token_id=3, eos_token_id=4,
-        )),
-        "clip": transformers.CLIPModel(transformers.CLIPConfig(
-            text_config={"vocab_size": vocab, "hidden_size": 32, "intermediate_size": 64,
-                         "num_hidden_layers": 2, "num_attention_heads": 2,
-                         "max_position_embeddings": 32, "bos_token_id": 3, "eos_token_id": 4,
-                         "pad_token_id": 0},
-            vision_config={"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 2,
-                           "num_attention_heads": 2, "image_size": 32, "patch_size": 8},
-            projection_dim=16,
-        )),
+        "causal-lm": transformers.GPT2LMHeadModel(
+            transformers.GPT2Config(
+                vocab_size=vocab,
+                n_embd=32,
+                n_layer=2,
+                n_head=2,
+                n_positions=512,
+                bos_token_id=3,
+                eos_token_id=4,
+            )
+        ),
+        "clip": transformers.CLIPModel(
+            transformers.CLIPConfig(
+                text_config={
+                    "vocab_size": vocab,
+                    "hidden_size": 32,
+                    "intermediate_size": 64,
+                    "num_hidden_layers": 2,
+                    "num_attention_heads": 2,
+                    "max_position_embeddings": 32,
+                    "bos_token_id": 3,
+                    "eos_token_id": 4,
+                    "pad_token_id": 0,
+                },
+                vision_config={
+                    "hidden_size": 32,
+                    "intermediate_size": 64,
+                    "num_hidden_layers": 2,
+                    "num_attention_heads": 2,
+                    "image_size": 32,
+                    "patch_size": 8,
+                },
+                projection_dim=16,
+            )
+        ),
     }
     paths = {}
     for name, model in built.items():
@@ -112,13 +144,26 @@ def data(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     from PIL import Image
 
     root = tmp_path_factory.mktemp("tiny-text-data")
-    rows = [{"text": f"the film was {w}", "label": lab}
-            for w, lab in [("great", "positive"), ("awful", "negative"), ("fine", "positive"),
-                           ("terrible", "negative")] * 3]
-    maths = [{"question": f"tom has {a} apples and buys {b} more .", "answer": str(a + b)}
-             for a, b in [(1, 2), (3, 4), (2, 2), (5, 1)]]
-    for name, items in (("train", rows), ("val", rows[:6]), ("math_train", maths),
-                        ("math_val", maths)):
+    rows = [
+        {"text": f"the film was {w}", "label": lab}
+        for w, lab in [
+            ("great", "positive"),
+            ("awful", "negative"),
+            ("fine", "positive"),
+            ("terrible", "negative"),
+        ]
+        * 3
+    ]
+    maths = [
+        {"question": f"tom has {a} apples and buys {b} more .", "answer": str(a + b)}
+        for a, b in [(1, 2), (3, 4), (2, 2), (5, 1)]
+    ]
+    for name, items in (
+        ("train", rows),
+        ("val", rows[:6]),
+        ("math_train", maths),
+        ("math_val", maths),
+    ):
         (root / f"{name}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in items))
     gen = torch.Generator().manual_seed(0)
     for split in ("train", "val"):
@@ -135,14 +180,28 @@ def _overrides(path: Path, models: dict[str, Path], data: dict[str, Path], out: 
     cfg = load_config(path)
     root = data["root"]
     kind = "clip" if cfg.backbone == "clip" else cfg.text.head
-    over = [f"model={models[kind]}", f"output_dir={out}", "num_workers=0", "batch_size=4",
-            f"epochs={min(cfg.epochs, 1)}", "amp=none", "device=cpu"]
+    over = [
+        f"model={models[kind]}",
+        f"output_dir={out}",
+        "num_workers=0",
+        "batch_size=4",
+        f"epochs={min(cfg.epochs, 1)}",
+        "amp=none",
+        "device=cpu",
+    ]
     if cfg.backbone == "clip":
-        over += [f"data.train={root / 'images' / 'train'}", f"data.val={root / 'images' / 'val'}",
-                 "num_classes=2", "image_size=32"]
+        over += [
+            f"data.train={root / 'images' / 'train'}",
+            f"data.val={root / 'images' / 'val'}",
+            "num_classes=2",
+            "image_size=32",
+        ]
     elif cfg.data.answer_field:
-        over += [f"data.train={root / 'math_train.jsonl'}", f"data.val={root / 'math_val.jsonl'}",
-                 "evaluation.max_new_tokens=4"]
+        over += [
+            f"data.train={root / 'math_train.jsonl'}",
+            f"data.val={root / 'math_val.jsonl'}",
+            "evaluation.max_new_tokens=4",
+        ]
     else:
         over += [f"data.train={root / 'train.jsonl'}", f"data.val={root / 'val.jsonl'}"]
     if cfg.manipulation.name == "prefix_tuning":
@@ -157,7 +216,10 @@ def _overrides(path: Path, models: dict[str, Path], data: dict[str, Path], out: 
 
 @pytest.mark.parametrize("path", TEXT_CONFIGS, ids=[p.stem for p in TEXT_CONFIGS])
 def test_text_config_runs_end_to_end(
-    path: Path, models: dict[str, Path], data: dict[str, Path], tmp_path: Path,
+    path: Path,
+    models: dict[str, Path],
+    data: dict[str, Path],
+    tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Each text config trains (or, epochs: 0, evaluates) and writes metrics and checkpoints."""
@@ -187,7 +249,9 @@ def test_text_config_runs_end_to_end(
 
 
 def test_every_text_config_names_its_paper() -> None:
-    papers = {p["id"] for p in yaml.safe_load((ROOT / "data" / "papers.yaml").read_text())["papers"]}
+    papers = {
+        p["id"] for p in yaml.safe_load((ROOT / "data" / "papers.yaml").read_text())["papers"]
+    }
     for path in TEXT_CONFIGS:
         match = re.search(r"^# Paper: (\S+)", path.read_text(encoding="utf-8"), re.MULTILINE)
         assert match, f"{path.name}: no '# Paper: <id>' line"
@@ -197,9 +261,19 @@ def test_every_text_config_names_its_paper() -> None:
 def test_text_configs_cover_the_text_methods() -> None:
     cfgs = [load_config(p) for p in TEXT_CONFIGS]
     names = {c.manipulation.name for c in cfgs}
-    assert {"soft_prompt", "prefix_tuning", "p_tuning", "deep_prompt", "warp",
-            "vocabulary_prompt", "loreft", "steering_vector", "demonstrations", "coop",
-            "cocoop"} <= names
+    assert {
+        "soft_prompt",
+        "prefix_tuning",
+        "p_tuning",
+        "deep_prompt",
+        "warp",
+        "vocabulary_prompt",
+        "loreft",
+        "steering_vector",
+        "demonstrations",
+        "coop",
+        "cocoop",
+    } <= names
     heads = {c.manipulation.name: set() for c in cfgs}
     for c in cfgs:
         heads[c.manipulation.name].add(c.text.head)
@@ -215,7 +289,7 @@ def _write_config(tmp_path: Path, models: dict[str, Path], data_lines: str, **ch
     (tmp_path / "train.jsonl").write_text(data_lines)
     body = textwrap.dedent(f"""\
         backbone: transformers
-        model: {models['masked-lm']}
+        model: {models["masked-lm"]}
         pretrained: true
         text: {{head: masked-lm}}
         num_classes: 2
@@ -225,10 +299,10 @@ def _write_config(tmp_path: Path, models: dict[str, Path], data_lines: str, **ch
           kwargs:
             label_words:
               - terrible
-              - {changes.get('word', 'great')}
+              - {changes.get("word", "great")}
         data:
           type: jsonl
-          train: {tmp_path / 'train.jsonl'}
+          train: {tmp_path / "train.jsonl"}
           val_fraction: 0.5
           classes: [negative, positive]
           template: "{{text}} it was {{mask}} ."
@@ -236,7 +310,7 @@ def _write_config(tmp_path: Path, models: dict[str, Path], data_lines: str, **ch
         batch_size: 2
         num_workers: 0
         device: cpu
-        output_dir: {tmp_path / 'out'}
+        output_dir: {tmp_path / "out"}
         """)
     path = tmp_path / "cfg.yaml"
     path.write_text(body)
@@ -252,7 +326,9 @@ def test_multi_token_label_word_is_an_error_at_its_line(
     path = _write_config(tmp_path, models, GOOD, word="very great")
     assert main(["--config", str(path)]) == 2
     err = capsys.readouterr().err
-    assert f"{path}:12:9: alignment.kwargs.label_words.1: label word 'very great' is 2 tokens" in err
+    assert (
+        f"{path}:12:9: alignment.kwargs.label_words.1: label word 'very great' is 2 tokens" in err
+    )
     assert "Loading weights" not in err  # found before the model was loaded
     assert not (tmp_path / "out").exists()
 
@@ -261,16 +337,23 @@ def test_multi_token_label_word_is_an_error_at_its_line(
     ("lines", "message"),
     [
         (GOOD + '{"text": "the film", "label": "positive"\n', "train.jsonl:3: invalid JSON"),
-        (GOOD + '{"text": "the film", "label": "neutral"}\n',
-         "train.jsonl:3: label: unknown label 'neutral'; classes are negative, positive"),
-        (GOOD + '\n{"label": "positive"}\n',
-         "train.jsonl:4: data.template names field 'text', which the record lacks"),
+        (
+            GOOD + '{"text": "the film", "label": "neutral"}\n',
+            "train.jsonl:3: label: unknown label 'neutral'; classes are negative, positive",
+        ),
+        (
+            GOOD + '\n{"label": "positive"}\n',
+            "train.jsonl:4: data.template names field 'text', which the record lacks",
+        ),
         (GOOD + '["the film", 1]\n', "train.jsonl:3: expected a JSON object, got list"),
     ],
     ids=["json", "label", "field", "not-object"],
 )
 def test_malformed_record_names_file_and_line(
-    tmp_path: Path, models: dict[str, Path], capsys: pytest.CaptureFixture[str], lines: str,
+    tmp_path: Path,
+    models: dict[str, Path],
+    capsys: pytest.CaptureFixture[str],
+    lines: str,
     message: str,
 ) -> None:
     path = _write_config(tmp_path, models, lines)
@@ -303,10 +386,10 @@ def test_csv_records_with_a_sentence_pair(tmp_path: Path, models: dict[str, Path
 
     tok = load_tokenizer(str(models["features"]))
     csv_path = tmp_path / "pairs.csv"
-    csv_path.write_text('premise,hypothesis,label\n"the film, great",the film was fine,1\n'
-                        "the film,awful,0\n")
-    cfg = DataConfig(type="csv", train=str(csv_path), text_field="premise",
-                     pair_field="hypothesis")
+    csv_path.write_text(
+        'premise,hypothesis,label\n"the film, great",the film was fine,1\nthe film,awful,0\n'
+    )
+    cfg = DataConfig(type="csv", train=str(csv_path), text_field="premise", pair_field="hypothesis")
     ds = TextDataset(str(csv_path), cfg, tok, num_classes=2)
     assert ds.targets == [1, 0]
     first = tok.convert_ids_to_tokens(ds.input_ids[0])
@@ -350,8 +433,10 @@ class _Scripted(torch.nn.Module):
 
 
 def test_generation_extends_each_sequence_and_stops_at_eos() -> None:
-    batch = {"input_ids": torch.tensor([[5, 6, 7], [5, 6, 0]]),
-             "attention_mask": torch.tensor([[1, 1, 1], [1, 1, 0]])}
+    batch = {
+        "input_ids": torch.tensor([[5, 6, 7], [5, 6, 0]]),
+        "attention_mask": torch.tensor([[1, 1, 1], [1, 1, 0]]),
+    }
     model = _Scripted([8, 9, 2, 9], vocab=10, prompt_len=2)  # eos = 2
     out = generate(model, batch, max_new_tokens=6, eos_id=2, pad_id=0)
     # Row 0's prompt has 3 tokens: it is one step ahead of row 1 in the script.
@@ -375,13 +460,31 @@ def test_ddp_two_cpu_ranks_agree_on_text(
     torchrun = shutil.which("torchrun") or str(Path(sys.executable).with_name("torchrun"))
     path = ROOT / "reference" / "configs" / "prompt_tuning_clm.yaml"
     out = tmp_path / "out"
-    env = dict(os.environ, OMP_NUM_THREADS="1", HF_HUB_OFFLINE="1",
-               PYTHONPATH=os.pathsep.join([str(ROOT), str(ROOT / "scripts")]))
+    env = dict(
+        os.environ,
+        OMP_NUM_THREADS="1",
+        HF_HUB_OFFLINE="1",
+        PYTHONPATH=os.pathsep.join([str(ROOT), str(ROOT / "scripts")]),
+    )
     proc = subprocess.run(
-        [torchrun, "--nproc_per_node=2", "--rdzv-backend=c10d", "--rdzv-endpoint=127.0.0.1:0",
-         "-m", "reference.train", "--config", str(path), "--override",
-         *_overrides(path, models, data, out)],
-        check=False, cwd=ROOT, env=env, capture_output=True, text=True, timeout=180,
+        [
+            torchrun,
+            "--nproc_per_node=2",
+            "--rdzv-backend=c10d",
+            "--rdzv-endpoint=127.0.0.1:0",
+            "-m",
+            "reference.train",
+            "--config",
+            str(path),
+            "--override",
+            *_overrides(path, models, data, out),
+        ],
+        check=False,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
     )
     assert proc.returncode == 0, textwrap.shorten(proc.stderr, 4000)
     summary = json.loads((out / "summary.json").read_text())
@@ -398,29 +501,46 @@ def test_papers_experiment_records_valid_result_rows(
 ) -> None:
     """The measured text result's script, on the tiny encoder: the split is the fixed hash split
     of the real papers, every method runs, and the rows it records validate as results."""
-    from reference.experiments import papers_text
     from reprogrammability.validate import load
+
+    from reference.experiments import papers_text
 
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     record = tmp_path / "db" / "results.yaml"
     record.parent.mkdir()
-    args = ["--model", str(models["features"]), "--seeds", "0", "1", "--epochs", "1",
-            "--max-length", "16", "--out", str(tmp_path / "run"), "--record", str(record)]
+    args = [
+        "--model",
+        str(models["features"]),
+        "--seeds",
+        "0",
+        "1",
+        "--epochs",
+        "1",
+        "--max-length",
+        "16",
+        "--out",
+        str(tmp_path / "run"),
+        "--record",
+        str(record),
+    ]
     assert papers_text.main(args) == 0
     report = json.loads((tmp_path / "run" / "results.json").read_text())
     rows = {r["method"]: r for r in report["rows"]}
     assert rows["zero-shot"]["seeds"] == 1 and rows["zero-shot"]["trainable_params"] == 0
     assert rows["linear-probe"]["seeds"] == 2
     assert rows["soft-prompt-fixed-head"]["trainable_params"] == 8 * 32  # the prompt only
-    test_ids = [json.loads(line)["id"] for line in
-                (tmp_path / "run" / "data" / "test.jsonl").read_text().splitlines()]
+    test_ids = [
+        json.loads(line)["id"]
+        for line in (tmp_path / "run" / "data" / "test.jsonl").read_text().splitlines()
+    ]
     assert test_ids and all(papers_text.in_test_set(i) for i in test_ids)
     assert sum(report["counts"]["test"].values()) == len(test_ids)
     # The rows validate against the real papers and the datasets plus the experiment's entry.
     shutil.copy(ROOT / "data" / "papers.yaml", record.parent / "papers.yaml")
     datasets = (ROOT / "data" / "datasets.yaml").read_text(encoding="utf-8")
-    (record.parent / "datasets.yaml").write_text(datasets.rstrip("\n") + "\n\n"
-                                                 + papers_text.DATASET_ENTRY)
+    (record.parent / "datasets.yaml").write_text(
+        datasets.rstrip("\n") + "\n\n" + papers_text.DATASET_ENTRY
+    )
     assert load(record.parent / "datasets.yaml").problems == []
     assert load(record).problems == []
     recorded = yaml.safe_load(record.read_text())["results"]

