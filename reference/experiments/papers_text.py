@@ -312,7 +312,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--papers", default=str(ROOT / "data" / "papers.yaml"))
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--epochs", type=int, default=10)
+    parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument(
         "--max-length",
         type=int,
