@@ -316,7 +316,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--max-length",
         type=int,
-        default=48,
+        default=32,
         help="tokens per paper: the title and the start of its note",
     )
     parser.add_argument("--prompt-length", type=int, default=8)
