@@ -371,10 +371,10 @@ def test_placeholder_tokens_stay_whole_and_unknown_ones_are_errors(
     path = _write_config(tmp_path, models, GOOD)
     tok = load_tokenizer(str(models["masked-lm"]))
     assert "[unused1]" not in tok.tokenize("the [unused1] film")  # split at its brackets
-    cfg = load_config(path, ["manipulation.kwargs.placeholder_id=[unused1]"])
+    cfg = load_config(path, ["manipulation.kwargs.placeholder_id='[unused1]'"])
     text_setup.prepare_tokenizer(cfg, tok)
     assert tok.tokenize("the [unused1] film") == ["the", "[unused1]", "film"]
-    cfg = load_config(path, ["manipulation.kwargs.placeholder_id=[unused9]"])
+    cfg = load_config(path, ["manipulation.kwargs.placeholder_id='[unused9]'"])
     with pytest.raises(ConfigError, match=r"placeholder_id: '\[unused9\]' is not a token"):
         text_setup.prepare_tokenizer(cfg, tok)
 
