@@ -544,5 +544,6 @@ def test_papers_experiment_records_valid_result_rows(
     assert load(record.parent / "datasets.yaml").problems == []
     assert load(record).problems == []
     recorded = yaml.safe_load(record.read_text())["results"]
-    assert [r["seeds"] for r in recorded] == [2, 2]
+    assert [(r["method"], r["seeds"]) for r in recorded] == [("Soft prompt + class embeddings", 2)]
+    assert "linear probe" in recorded[0]["note"] and "zero-shot" in recorded[0]["note"]
     assert "--record" not in recorded[0]["source"]["command"]

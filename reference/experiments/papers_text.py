@@ -232,62 +232,64 @@ def _git_commit() -> str:
 
 
 def result_rows(
-    rows: list[dict[str, Any]], command: str, machine: str, counts: dict[str, Counter]
+    rows: list[dict[str, Any]],
+    counts: dict[str, Counter],
+    settings: dict[str, Any],
+    source: dict[str, str],
 ) -> list[dict[str, Any]]:
-    """The trained soft-prompt rows in the format of ``data/results.yaml`` (baselines in the
-    note: a linear probe and a zero-shot head are not a paper's method in a taxonomy cell)."""
+    """The row of ``data/results.yaml`` for this run: the soft prompt with class embeddings,
+    WARP's recipe (learnable · embedding · concatenative · linear). The other methods go into
+    its note: a zero-shot head and a linear probe are baselines, not a paper's method in a
+    taxonomy cell, and the fixed-head variant is no paper's method either.
+
+    ``settings``: ``max_length`` and ``prompt_length``; ``source``: ``command``, ``commit``,
+    ``machine``, ``date`` of the run.
+    """
     by_key = {r["method"]: r for r in rows}
-    base = (
-        f"Baselines in the same run: zero-shot {by_key['zero-shot']['mean']:.1f} %, linear "
-        f"probe {by_key['linear-probe']['mean']:.1f} ± {by_key['linear-probe']['std']:.1f} %."
-    )
-    split = (
-        f"{sum(counts['train'].values())} training and {sum(counts['test'].values())} test "
-        "papers (held out by a hash of the paper id)"
-    )
-    out = []
-    notes = {
-        "soft-prompt-class-embeddings": "Soft prompt plus a linear head started at the paradigm "
-        "definitions' embeddings, both trained (WARP's prompts and class embeddings, on the "
-        "mean-pooled states of a sentence encoder rather than a masked LM's [MASK]).",
-        "soft-prompt-fixed-head": "Only the soft prompt trains; the head is the fixed zero-shot "
-        "head of paradigm-definition embeddings.",
-    }
-    for key, text in notes.items():
+
+    def result(key: str) -> str:
         r = by_key[key]
-        out.append(
-            {
-                "paper": "hambardzumyan2021warp",
-                "method": f"Soft prompt + {'class embeddings' if 'class' in key else 'fixed class-text head'}",
-                "cell": {
-                    "configuration": "learnable",
-                    "location": "embedding",
-                    "operator": "concatenative",
-                    "alignment": "linear",
-                },
-                "backbone": "all-MiniLM-L6-v2",
-                "pretraining": "MiniLM-L6-H384-uncased fine-tuned contrastively on over 1 billion "
-                "sentence pairs (model card)",
-                "dataset": DATASET_ID,
-                "split": "test",
-                "shots": "full",
-                "metric": "accuracy",
-                "value": round(r["mean"], 1),
-                "std": round(r["std"], 1),
-                "seeds": r["seeds"],
-                "params": r["trainable_params"],
-                "source": {
-                    "kind": "reproduced",
-                    "command": command,
-                    "commit": _git_commit(),
-                    "machine": machine,
-                    "date": datetime.date.today().isoformat(),
-                },
-                "note": f"{text} Paradigm classification of {split}; last epoch of {r['epochs']}, "
-                f"mean ± std over seeds. {base}",
-            }
-        )
-    return out
+        spread = f" ± {r['std']:.1f}" if r["seeds"] > 1 else ""
+        return f"{r['mean']:.1f}{spread} %"
+
+    r = by_key["soft-prompt-class-embeddings"]
+    n_train, n_test = sum(counts["train"].values()), sum(counts["test"].values())
+    note = (
+        f"Paradigm (3 classes) of {n_test} held-out papers (a hash of the paper id), trained on "
+        f"{n_train}; input: title and tagging note, first {settings['max_length']} tokens. A "
+        f"{settings['prompt_length']}-token soft prompt and a linear head started at the "
+        "embeddings of the taxonomy's paradigm definitions, trained together (WARP's prompts and "
+        "class embeddings, here on a sentence encoder's mean-pooled, normalised states instead "
+        f"of a masked LM's [MASK]); last epoch of {r['epochs']}, mean ± std over seeds. Same "
+        f"run: zero-shot head of the definitions {result('zero-shot')}, linear probe "
+        f"{result('linear-probe')}, soft prompt with the zero-shot head fixed "
+        f"{result('soft-prompt-fixed-head')}."
+    )
+    return [
+        {
+            "paper": "hambardzumyan2021warp",
+            "method": "Soft prompt + class embeddings",
+            "cell": {
+                "configuration": "learnable",
+                "location": "embedding",
+                "operator": "concatenative",
+                "alignment": "linear",
+            },
+            "backbone": "all-MiniLM-L6-v2",
+            "pretraining": "MiniLM-L6-H384-uncased fine-tuned contrastively on over 1 billion "
+            "sentence pairs (model card)",
+            "dataset": DATASET_ID,
+            "split": "test",
+            "shots": "full",
+            "metric": "accuracy",
+            "value": round(r["mean"], 1),
+            "std": round(r["std"], 1),
+            "seeds": r["seeds"],
+            "params": r["trainable_params"],
+            "source": {"kind": "reproduced", **source},
+            "note": note,
+        }
+    ]
 
 
 def append_rows(path: Path, rows: list[dict[str, Any]]) -> None:
@@ -342,6 +344,7 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out)
     counts = write_data(Path(args.papers), out / "data", classes)
     print(f"train {dict(counts['train'])}; test {dict(counts['test'])}", flush=True)
+    commit, date = _git_commit(), datetime.date.today().isoformat()  # of the code that runs
     started = time.perf_counter()
     rows = [
         run_method(
@@ -386,7 +389,9 @@ def main(argv: list[str] | None = None) -> int:
             i = given.index("--record")
             del given[i : i + 2]
         command = " ".join([COMMAND, *given])
-        append_rows(Path(args.record), result_rows(rows, command, report["machine"], counts))
+        source = {"command": command, "commit": commit, "machine": report["machine"], "date": date}
+        settings = {"max_length": args.max_length, "prompt_length": args.prompt_length}
+        append_rows(Path(args.record), result_rows(rows, counts, settings, source))
         print(f"rows appended to {args.record}")
     return 0
 
