@@ -257,7 +257,7 @@ def result_rows(
     note = (
         f"Paradigm (3 classes) of {n_test} held-out papers (a hash of the paper id), trained on "
         f"{n_train}; input: title and tagging note, first {settings['max_length']} tokens. A "
-        f"{settings['prompt_length']}-token soft prompt and a linear head started at the "
+        f"soft prompt of {settings['prompt_length']} tokens and a linear head started at the "
         "embeddings of the taxonomy's paradigm definitions, trained together (WARP's prompts and "
         "class embeddings, here on a sentence encoder's mean-pooled, normalised states instead "
         f"of a masked LM's [MASK]); last epoch of {r['epochs']}, mean ± std over seeds. Same "
