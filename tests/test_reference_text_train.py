@@ -508,6 +508,9 @@ def test_papers_experiment_records_valid_result_rows(
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     record = tmp_path / "db" / "results.yaml"
     record.parent.mkdir()
+    papers = yaml.safe_load((ROOT / "data" / "papers.yaml").read_text(encoding="utf-8"))["papers"]
+    subset = tmp_path / "papers.yaml"  # every fourth paper keeps the test short
+    subset.write_text(yaml.safe_dump({"papers": papers[::4]}), encoding="utf-8")
     args = [
         "--model",
         str(models["features"]),
@@ -520,6 +523,8 @@ def test_papers_experiment_records_valid_result_rows(
         "16",
         "--out",
         str(tmp_path / "run"),
+        "--papers",
+        str(subset),
         "--record",
         str(record),
     ]
