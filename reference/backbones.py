@@ -373,8 +373,19 @@ class TextAdapter(Adapter):
     supports_tokens = True
     prompt_offset = 0
 
-    def __init__(self, model: nn.Module, mask_token_id: int | None = None) -> None:
+    def __init__(
+        self,
+        model: nn.Module,
+        mask_token_id: int | None = None,
+        pool: str | None = None,
+        normalize: bool = False,
+    ) -> None:
         super().__init__(model)
+        if pool not in (None, "mean"):
+            raise ValueError(f"pool must be 'mean' or None, got {pool!r}")
+        #: ``"mean"``: the source "logits" are the mean of the last hidden states over the
+        #: attended positions (a sentence-embedding model's pooling), ``normalize``d to unit length.
+        self.pool, self.normalize = pool, bool(normalize)
         config = model.config
         if getattr(config, "is_encoder_decoder", False):
             raise TypeError(
@@ -431,6 +442,8 @@ class TextAdapter(Adapter):
 
     @property
     def num_source(self) -> int:
+        if self.pool is not None:
+            return int(self.model.config.hidden_size)
         if self.is_classifier:
             return int(self.model.config.num_labels)
         out = self.model.get_output_embeddings()
@@ -580,6 +593,12 @@ class TextAdapter(Adapter):
                 "the output embedding; this model has no such head"
             )
         seen: list[Tensor] = []
+        if self.pool is not None:  # a sentence embedding: mean over the attended positions
+            with self._hooks(manipulation):
+                states = self.model(**kwargs).last_hidden_state  # (B, L, D)
+            weights = mask.to(states.dtype).unsqueeze(-1)
+            pooled = (states * weights).sum(1) / weights.sum(1).clamp_min(1e-9)
+            return F.normalize(pooled, dim=-1) if self.normalize else pooled
         with self._hooks(manipulation), self._answer_only(answer, seen if features else None):
             logits = self.model(**kwargs).logits
         if features:

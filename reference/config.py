@@ -19,7 +19,11 @@ import yaml
 OPTIMIZERS = ("adam", "adamw", "sgd")
 SCHEDULERS = ("cosine", "constant")
 AMP_MODES = ("none", "bf16", "fp16")
-DATA_TYPES = ("imagefolder", "tensors")
+DATA_TYPES = ("imagefolder", "tensors", "jsonl", "csv")
+TEXT_DATA_TYPES = ("jsonl", "csv")
+BACKBONES = ("timm", "transformers", "clip")
+TEXT_HEADS = ("masked-lm", "causal-lm", "features")
+EVAL_MODES = ("logits", "generate")
 
 
 class ConfigError(ValueError):
@@ -52,6 +56,11 @@ class DataConfig:
     ``tensors``: ``train``/``val`` are ``.pt`` files holding ``{"x": float [N,C,H,W] in [0,1],
     "y": long [N]}``. Without ``val``, ``val_fraction`` of the training set (a seeded split) is held
     out. Images are resized to ``TrainConfig.image_size``; ``channels`` converts grey to RGB.
+    ``jsonl``/``csv``: one record per line (row) with ``text_field`` (and ``pair_field`` for
+    sentence pairs) and ``label_field`` — an integer class id, or a name listed in ``classes``;
+    ``template`` formats the model input from the record's fields (``{mask}`` is the tokenizer's
+    mask token), and ``answer_field`` holds reference answers for generation. For ``backbone:
+    clip``, ``class_names`` (default: the image folders' names) fill ``class_template``.
     """
 
     type: str
@@ -59,6 +68,45 @@ class DataConfig:
     val: str | None = None
     val_fraction: float = 0.0
     channels: int = 3
+    text_field: str = "text"
+    pair_field: str | None = None
+    label_field: str = "label"
+    answer_field: str | None = None
+    classes: list[str] | None = None
+    template: str | None = None
+    max_length: int = 128
+    class_names: list[str] | None = None
+    class_template: str = "{}."
+
+
+@dataclass
+class TextModelConfig:
+    """How a ``transformers`` backbone is loaded: its tokenizer (default: the model's own
+    directory or name) and which head gives the source logits — a masked LM's or causal LM's
+    vocabulary logits at the answer position, or ``features``: the mean-pooled last hidden
+    state of a bare encoder (a sentence-embedding model), optionally L2-normalised."""
+
+    tokenizer: str | None = None
+    head: str = "masked-lm"
+    normalize: bool = False
+
+
+@dataclass
+class EvalConfig:
+    """How the validation set is scored.
+
+    ``logits``: the aligned logits at the answer position, accuracy of their argmax.
+    ``generate``: greedy decoding (``samples: 1``) or ``samples`` sampled generations at
+    ``temperature`` with a majority vote over their answers (self-consistency); the answer is
+    parsed from the generated text by ``AnswerExtractor`` (``pattern``: a regex whose first group
+    is the answer) and compared with the reference by exact match after normalisation.
+    """
+
+    mode: str = "logits"
+    max_new_tokens: int = 16
+    samples: int = 1
+    temperature: float = 0.7
+    pattern: str | None = None
 
 
 @dataclass
@@ -71,6 +119,9 @@ class TrainConfig:
     alignment: ComponentConfig
     data: DataConfig
     output_dir: str
+    backbone: str = "timm"
+    text: TextModelConfig = field(default_factory=TextModelConfig)
+    evaluation: EvalConfig = field(default_factory=EvalConfig)
     pretrained: bool = False
     weights: str | None = None
     model_kwargs: dict[str, Any] = field(default_factory=dict)
@@ -132,6 +183,13 @@ def _construct(node: yaml.Node, where: dict[str, Position], prefix: str, path: s
             where[dotted] = (line, col)
             out[key] = _construct(value_node, where, dotted, path)
         return out
+    if isinstance(node, yaml.SequenceNode):  # items as ``key.0``, ``key.1`` …, for their errors
+        items = []
+        for i, item in enumerate(node.value):
+            dotted = f"{prefix}.{i}"
+            where[dotted] = (item.start_mark.line + 1, item.start_mark.column + 1)
+            items.append(_construct(item, where, dotted, path))
+        return items
     try:
         return yaml.constructor.SafeConstructor().construct_object(node, deep=True)
     except (yaml.YAMLError, ValueError, TypeError, IndexError, OverflowError) as exc:
@@ -299,6 +357,101 @@ class _Reader:
             raise self.error("data.val_fraction", "must be in [0, 1)")
         if cfg.channels not in (1, 3):
             raise self.error("data.channels", "must be 1 or 3")
+        for name in ("text_field", "label_field", "class_template"):
+            setattr(cfg, name, self.typed(f"data.{name}", raw.get(name, getattr(cfg, name)), str))
+        for name in ("pair_field", "answer_field", "template"):
+            setattr(cfg, name, self.typed(f"data.{name}", raw.get(name), str, optional=True))
+        cfg.max_length = self.typed("data.max_length", raw.get("max_length", 128), int)
+        if cfg.max_length < 2:
+            raise self.error("data.max_length", "must be at least 2")
+        for name in ("classes", "class_names"):
+            value = raw.get(name)
+            if value is not None:
+                if not isinstance(value, list) or not value:
+                    raise self.error(f"data.{name}", "expected a non-empty list of names")
+                names = [
+                    str(self.typed(f"data.{name}.{i}", v, (str, int))) for i, v in enumerate(value)
+                ]
+                for i, n in enumerate(names):
+                    if n in names[:i]:
+                        raise self.error(f"data.{name}.{i}", f"{n!r} is listed twice")
+                setattr(cfg, name, names)
+        if "{}" not in cfg.class_template:
+            raise self.error("data.class_template", "must contain {} (where the class name goes)")
+        return cfg
+
+    def check_modalities(self, cfg: TrainConfig) -> None:
+        """Data type, backbone and evaluation mode must fit together; checked before any build."""
+        text_data = cfg.data.type in TEXT_DATA_TYPES
+        if text_data and cfg.backbone != "transformers":
+            raise self.error("data.type", f"{cfg.data.type} data needs backbone: transformers")
+        if cfg.backbone == "transformers" and not text_data:
+            raise self.error("data.type", "a transformers backbone reads jsonl or csv data")
+        if cfg.backbone == "clip" and cfg.data.type != "imagefolder":
+            raise self.error("data.type", "backbone clip reads an imagefolder")
+        if cfg.data.classes is not None and len(cfg.data.classes) != cfg.num_classes:
+            raise self.error(
+                "data.classes",
+                f"lists {len(cfg.data.classes)} classes but num_classes is {cfg.num_classes}",
+            )
+        if cfg.evaluation.mode == "generate":
+            if cfg.backbone != "transformers" or cfg.text.head != "causal-lm":
+                raise self.error(
+                    "evaluation.mode", "generate needs a causal-lm transformers backbone"
+                )
+            if cfg.epochs != 0:
+                raise self.error(
+                    "evaluation.mode",
+                    "generate evaluates fixed methods (epochs: 0); train with logits at the "
+                    "answer position",
+                )
+            if cfg.data.answer_field is None and cfg.data.classes is None:
+                raise self.error(
+                    "evaluation.mode",
+                    "generate compares answers: give data.answer_field or data.classes",
+                )
+
+    def text(self, raw: Any) -> TextModelConfig:
+        if raw is None:
+            return TextModelConfig()
+        if not isinstance(raw, dict):
+            raise self.error("text", "expected a mapping (tokenizer, head, normalize)")
+        self.check_keys(raw, TextModelConfig, "text.")
+        return TextModelConfig(
+            tokenizer=self.typed("text.tokenizer", raw.get("tokenizer"), str, optional=True),
+            head=self.choice("text.head", raw.get("head", "masked-lm"), TEXT_HEADS),
+            normalize=self.typed("text.normalize", raw.get("normalize", False), bool),
+        )
+
+    def evaluation(self, raw: Any) -> EvalConfig:
+        if raw is None:
+            return EvalConfig()
+        if not isinstance(raw, dict):
+            raise self.error("evaluation", "expected a mapping (mode, max_new_tokens, ...)")
+        self.check_keys(raw, EvalConfig, "evaluation.")
+        cfg = EvalConfig(
+            mode=self.choice("evaluation.mode", raw.get("mode", "logits"), EVAL_MODES),
+            max_new_tokens=self.typed(
+                "evaluation.max_new_tokens", raw.get("max_new_tokens", 16), int
+            ),
+            samples=self.typed("evaluation.samples", raw.get("samples", 1), int),
+            temperature=self.typed("evaluation.temperature", raw.get("temperature", 0.7), float),
+            pattern=self.typed("evaluation.pattern", raw.get("pattern"), str, optional=True),
+        )
+        for name in ("max_new_tokens", "samples"):
+            if getattr(cfg, name) < 1:
+                raise self.error(f"evaluation.{name}", "must be at least 1")
+        if cfg.temperature <= 0:
+            raise self.error("evaluation.temperature", "must be positive")
+        if cfg.pattern is not None:
+            import re
+
+            try:
+                re.compile(cfg.pattern)
+            except re.error as exc:
+                raise self.error(
+                    "evaluation.pattern", f"invalid regular expression: {exc}"
+                ) from None
         return cfg
 
     def config(self, raw: dict[str, Any]) -> TrainConfig:
@@ -311,6 +464,9 @@ class _Reader:
             alignment=self.component("alignment", g("alignment")),
             data=self.data(g("data")),
             output_dir=str(self.typed("output_dir", g("output_dir"), str)),
+            backbone=self.choice("backbone", g("backbone", "timm"), BACKBONES),
+            text=self.text(g("text")),
+            evaluation=self.evaluation(g("evaluation")),
             pretrained=self.typed("pretrained", g("pretrained", False), bool),
             weights=self.typed("weights", g("weights"), str, optional=True),
             model_kwargs=dict(self.typed("model_kwargs", g("model_kwargs") or {}, dict)),
@@ -333,9 +489,12 @@ class _Reader:
             ),
             grad_clip=self.typed("grad_clip", g("grad_clip"), float, optional=True),
         )
-        for name in ("num_classes", "image_size", "batch_size", "epochs"):
+        for name in ("num_classes", "image_size", "batch_size"):
             if getattr(cfg, name) < 1:
                 raise self.error(name, "must be at least 1")
+        if cfg.epochs < 0:  # 0: evaluate only (fixed methods: demonstrations, zero-shot heads)
+            raise self.error("epochs", "must not be negative (0 evaluates without training)")
+        self.check_modalities(cfg)
         if cfg.lr <= 0:
             raise self.error("lr", "must be positive")
         if cfg.num_workers < 0 or cfg.warmup_epochs < 0:

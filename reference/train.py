@@ -13,6 +13,12 @@ The loop is the usual one with four reprogramming-specific twists:
 4. AMP (bf16, or fp16 with a GradScaler) only runs on CUDA; on CPU the config value is ignored
    with a notice, because CPU autocast would only slow these small models down.
 
+Text runs (``backbone: transformers``, ``data.type: jsonl|csv``) read records through
+``text_data`` and turn the config's words into token ids through ``text_setup``; ``evaluate``
+scores generated answers. ``epochs: 0`` evaluates without an optimiser — the mode of fixed
+methods (demonstrations, chain-of-thought prompts, zero-shot heads) — and still writes the
+metrics line, the summary and the (parameter-free) checkpoint.
+
 Outputs (rank 0 only) in ``output_dir``: ``config.json``, ``metrics.jsonl`` (one line per epoch),
 ``last.pt``/``best.pt`` (trainable state, optimizer, scheduler) and ``summary.json``.
 """
@@ -49,6 +55,7 @@ from .distributed import (
     init_distributed,
     resolve_device,
 )
+from .text_data import Collate, build_text_splits, pad_id_of, to_device
 
 AMP_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 
@@ -59,7 +66,12 @@ AMP_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 
 
 def build_model(cfg: TrainConfig) -> nn.Module:
-    """The frozen source model from timm (``pretrained: true`` downloads its weights)."""
+    """The frozen source model: timm (``pretrained: true`` downloads its weights), or a
+    ``transformers`` language model or CLIP (a local directory, or a hub name)."""
+    if cfg.backbone != "timm":
+        from .text_setup import load_clip_model, load_text_model
+
+        return load_text_model(cfg) if cfg.backbone == "transformers" else load_clip_model(cfg)
     import timm
 
     if not timm.is_model(cfg.model):
@@ -82,19 +94,39 @@ def build_model(cfg: TrainConfig) -> nn.Module:
     return model
 
 
-def build_reprogrammed(cfg: TrainConfig, model: nn.Module) -> Reprogrammed:
+def build_reprogrammed(
+    cfg: TrainConfig, model: nn.Module, tokenizer: Any = None, class_prompts: Any = None
+) -> Reprogrammed:
     """``O_ω ∘ f ∘ I`` from the registry names and kwargs in the config.
 
     The three pieces are created one by one (rather than with ``registry.build``) so that an
     unknown name or a bad keyword argument is reported against the config line that set it.
+    Text backbones get their kwargs' words as token ids (``text_setup``); CLIP gets its class
+    prompts.
     """
     from . import registry
     from .backbones import adapt
 
+    adapter_kwargs = dict(cfg.adapter_kwargs)
+    manipulation_kwargs, alignment_kwargs, after = cfg.manipulation.kwargs, cfg.alignment.kwargs, {}
+    if cfg.backbone != "timm":
+        from . import text_setup
+
+        if cfg.backbone == "transformers":
+            adapter_kwargs = text_setup.adapter_kwargs(cfg, tokenizer)
+        else:
+            adapter_kwargs["class_prompts"] = class_prompts
+        manipulation_kwargs = text_setup.resolve_manipulation_kwargs(cfg, tokenizer)
+        alignment_kwargs, after = text_setup.resolve_alignment_kwargs(cfg, tokenizer)
     try:
-        adapter = adapt(model, **cfg.adapter_kwargs)
+        adapter = adapt(model, **adapter_kwargs)
     except (TypeError, ValueError) as exc:
         raise cfg.error("adapter_kwargs", str(exc)) from None
+    num_target = cfg.num_classes
+    if cfg.evaluation.mode == "generate":  # the answer is read from text: all vocabulary logits
+        if cfg.alignment.name != "identity":
+            raise cfg.error("alignment.name", "generate reads the model's own tokens: use identity")
+        num_target = adapter.num_source
     if cfg.manipulation.name == "none":
         if cfg.manipulation.kwargs:
             raise cfg.error("manipulation.kwargs", "manipulation 'none' takes no arguments")
@@ -104,13 +136,13 @@ def build_reprogrammed(cfg: TrainConfig, model: nn.Module) -> Reprogrammed:
         (
             "manipulation",
             cfg.manipulation,
-            lambda c: registry.create_manipulation(c.name, adapter, **c.kwargs),
+            lambda c: registry.create_manipulation(c.name, adapter, **manipulation_kwargs),
         ),
         (
             "alignment",
             cfg.alignment,
             lambda c: registry.create_alignment(
-                c.name, registry.alignment_inputs(c.name, adapter), cfg.num_classes, **c.kwargs
+                c.name, registry.alignment_inputs(c.name, adapter), num_target, **alignment_kwargs
             ),
         ),
     ):
@@ -128,6 +160,10 @@ def build_reprogrammed(cfg: TrainConfig, model: nn.Module) -> Reprogrammed:
             pieces.append(create(component))
         except (TypeError, ValueError) as exc:
             raise cfg.error(f"{key}.kwargs", f"{component.name}: {exc}") from None
+    if after:
+        from .text_setup import finish_alignment
+
+        finish_alignment(cfg, pieces[1], adapter, tokenizer, after)
     return Reprogrammed(model, pieces[0], pieces[1], adapter=adapter)
 
 
@@ -173,9 +209,13 @@ class _ShardSampler(Sampler[int]):
 
 
 def make_loaders(
-    cfg: TrainConfig, info: DistInfo, train: Dataset, val: Dataset
+    cfg: TrainConfig, info: DistInfo, train: Dataset, val: Dataset, pad_id: int | None = None
 ) -> tuple[DataLoader, DistributedSampler, DataLoader]:
-    """Seeded, rank-sharded loaders; ``DistributedSampler`` also serves a single process."""
+    """Seeded, rank-sharded loaders; ``DistributedSampler`` also serves a single process.
+
+    Text batches (``pad_id`` given) are padded to their longest sequence; generation also needs
+    each example's index, to find its reference answer.
+    """
     sampler = DistributedSampler(
         train, num_replicas=info.world_size, rank=info.rank, shuffle=True, seed=cfg.seed
     )
@@ -185,9 +225,13 @@ def make_loaders(
         "pin_memory": info.device.type == "cuda",
         "persistent_workers": cfg.num_workers > 0,
     }
+    val_common = dict(common)
+    if pad_id is not None:
+        common["collate_fn"] = Collate(pad_id)
+        val_common["collate_fn"] = Collate(pad_id, with_index=cfg.evaluation.mode == "generate")
     train_loader = DataLoader(train, sampler=sampler, **common)
     val_loader = DataLoader(
-        val, sampler=_ShardSampler(len(val), info.rank, info.world_size), **common
+        val, sampler=_ShardSampler(len(val), info.rank, info.world_size), **val_common
     )
     return train_loader, sampler, val_loader
 
@@ -256,7 +300,7 @@ def initialize_alignment(
     for i, (x, y) in enumerate(loader):
         if cfg.init_max_batches is not None and i >= cfg.init_max_batches:
             break
-        x = x.to(info.device, non_blocking=True)
+        x = to_device(x, info.device)
         with _autocast(cfg, info.device):
             source = reprogrammed.source_logits(x)
         logits.append(source.float())
@@ -298,7 +342,7 @@ def train_one_epoch(
         dynamic_ncols=True,
     )
     for x, y in bar:
-        x = x.to(info.device, non_blocking=True)
+        x = to_device(x, info.device)
         y = y.to(info.device, non_blocking=True)
         with _autocast(cfg, info.device):
             source, logits = step_module(x)
@@ -335,7 +379,7 @@ def evaluate(
     reprogrammed.eval()
     sums = {"loss": 0.0, "correct": 0.0, "n": 0.0}
     for x, y in loader:
-        x = x.to(info.device, non_blocking=True)
+        x = to_device(x, info.device)
         y = y.to(info.device, non_blocking=True)
         with _autocast(cfg, info.device):
             logits = reprogrammed(x)
@@ -343,6 +387,85 @@ def evaluate(
         sums["correct"] += float((logits.argmax(1) == y).sum())
         sums["n"] += y.shape[0]
     return all_reduce_sums(sums, info)
+
+
+def _epoch_line(record: dict[str, Any], epochs: int, seconds: float) -> str:
+    def num(key: str) -> str:
+        return "–" if record[key] is None else f"{record[key]:.4f}"
+
+    if record["train_loss"] is None:
+        head = "evaluation only (epochs: 0)"
+    else:
+        head = (f"epoch {record['epoch']}/{epochs}: train loss {num('train_loss')} "
+                f"acc {num('train_acc')}")
+    return f"{head} | val loss {num('val_loss')} acc {num('val_acc')} | {seconds:.1f}s"
+
+
+def validate(
+    cfg: TrainConfig,
+    info: DistInfo,
+    reprogrammed: nn.Module,
+    loader: DataLoader,
+    tokenizer: Any,
+    output_dir: Path,
+) -> dict[str, float]:
+    """The validation sums for the configured evaluation (``evaluate`` module for generation).
+
+    Generation also writes every prediction to ``output_dir/predictions.jsonl`` (rank 0 gathers
+    them), so a wrong answer can be traced to the text the model produced.
+    """
+    if cfg.evaluation.mode != "generate":
+        return evaluate(cfg, info, reprogrammed, loader)
+    from .evaluate import evaluate_generation
+
+    with _autocast(cfg, info.device):
+        sums, predictions = evaluate_generation(cfg, info, reprogrammed, loader, tokenizer)
+    if info.enabled:
+        import torch.distributed as dist
+
+        parts: list[Any] = [None] * info.world_size
+        dist.all_gather_object(parts, predictions)
+        predictions = [p for part in parts for p in part]
+    if info.is_main:
+        from reprogrammability.atomic import write_text_atomic
+
+        output_dir.mkdir(parents=True, exist_ok=True)
+        lines = sorted(json.dumps(p, sort_keys=True) for p in predictions)
+        write_text_atomic(output_dir / "predictions.jsonl", "".join(f"{x}\n" for x in lines))
+    return sums
+
+
+def build_run(cfg: TrainConfig) -> tuple[Dataset, Dataset, Reprogrammed, Any]:
+    """Datasets, model and ``Reprogrammed`` for any backbone; also the tokenizer (or ``None``).
+
+    The data is read (and, for text, tokenised) before the model is built, so a malformed
+    record fails fast.
+    """
+    if cfg.backbone == "timm":
+        splits = build_datasets(cfg.data, cfg.image_size, cfg.num_classes, seed=cfg.seed)
+        return splits.train, splits.val, build_reprogrammed(cfg, build_model(cfg)), None
+    from . import text_setup
+
+    tokenizer = text_setup.tokenizer_for(cfg)
+    if cfg.backbone == "transformers":
+        text_setup.check_mask_template(cfg, tokenizer)
+        text_setup.prepare_tokenizer(cfg, tokenizer)
+        text_setup.check_kwargs(cfg, tokenizer)
+        train_set, val_set = build_text_splits(
+            cfg.data, tokenizer, cfg.num_classes, cfg.seed,
+            need_mask=cfg.text.head == "masked-lm",
+            need_labels=cfg.evaluation.mode == "logits",
+        )
+        model = build_model(cfg)
+        return train_set, val_set, build_reprogrammed(cfg, model, tokenizer), tokenizer
+    text_setup.check_kwargs(cfg, tokenizer)
+    splits = build_datasets(cfg.data, cfg.image_size, cfg.num_classes, seed=cfg.seed)
+    names = cfg.data.class_names or list(getattr(splits.train, "classes", None) or [])
+    if not names:
+        raise cfg.error("data.class_names", "give the class names (the image folders have none)")
+    prompts = text_setup.clip_class_prompts(cfg, tokenizer, names)
+    model = build_model(cfg)
+    return splits.train, splits.val, build_reprogrammed(cfg, model, tokenizer, prompts), tokenizer
 
 
 # --------------------------------------------------------------------------------------------
@@ -392,14 +515,14 @@ def train(
     if cfg.amp != "none" and info.device.type != "cuda":
         _log(info, f"note: amp={cfg.amp} needs CUDA; training in float32 on {info.device}")
 
-    splits = build_datasets(cfg.data, cfg.image_size, cfg.num_classes, seed=cfg.seed)
-    model = build_model(cfg)
-    reprogrammed = build_reprogrammed(cfg, model).to(info.device)
+    train_set, val_set, reprogrammed, tokenizer = build_run(cfg)
+    reprogrammed = reprogrammed.to(info.device)
     counts = reprogrammed.parameter_counts()
-    train_loader, sampler, val_loader = make_loaders(cfg, info, splits.train, splits.val)
+    pad_id = pad_id_of(tokenizer) if cfg.backbone == "transformers" else None
+    train_loader, sampler, val_loader = make_loaders(cfg, info, train_set, val_set, pad_id)
 
     params = reprogrammed.trainable_parameters()
-    optimizer = make_optimizer(cfg, params) if params else None
+    optimizer = make_optimizer(cfg, params) if params and cfg.epochs else None
     scheduler = make_scheduler(cfg, optimizer, len(train_loader)) if optimizer else None
     scaler = torch.amp.GradScaler("cuda", enabled=info.device.type == "cuda" and cfg.amp == "fp16")
     step_module: nn.Module = _Step(reprogrammed)
@@ -447,7 +570,7 @@ def train(
         info,
         f"{cfg.model} + {cfg.manipulation.name} + {cfg.alignment.name}: "
         f"{counts['trainable']:,} trainable / {counts['frozen']:,} frozen parameters; "
-        f"{len(splits.train)} train / {len(splits.val)} val samples; "
+        f"{len(train_set)} train / {len(val_set)} val samples; "
         f"world size {info.world_size} on {info.device}",
     )
 
@@ -457,20 +580,25 @@ def train(
         _log(info, f"{cfg.alignment.name}: label mapping initialised from {seen} samples")
 
     record: dict[str, Any] = {}
-    for epoch in range(start_epoch, cfg.epochs):
+    # epochs: 0 evaluates once, as "epoch 0", without training (fixed methods).
+    for epoch in range(start_epoch, max(cfg.epochs, 1)):
         sampler.set_epoch(epoch)
         t0 = time.perf_counter()
         lr = optimizer.param_groups[0]["lr"] if optimizer is not None else 0.0  # at epoch start
-        tr = train_one_epoch(
-            cfg, info, step_module, reprogrammed, train_loader, optimizer, scheduler, scaler, epoch
-        )
-        va = evaluate(cfg, info, reprogrammed, val_loader)
+        if cfg.epochs:
+            tr = train_one_epoch(
+                cfg, info, step_module, reprogrammed, train_loader, optimizer, scheduler, scaler,
+                epoch,
+            )
+        else:
+            tr = {}
+        va = validate(cfg, info, reprogrammed, val_loader, tokenizer, output_dir)
         seconds = time.perf_counter() - t0
         record = {
-            "epoch": epoch + 1,
-            "train_loss": tr["loss"] / tr["n"],
-            "train_acc": tr["correct"] / tr["n"],
-            "val_loss": va["loss"] / va["n"],
+            "epoch": epoch + 1 if cfg.epochs else 0,
+            "train_loss": tr["loss"] / tr["n"] if tr else None,
+            "train_acc": tr["correct"] / tr["n"] if tr else None,
+            "val_loss": va["loss"] / va["n"] if "loss" in va else None,
             "val_acc": va["correct"] / va["n"],
             "seconds": round(seconds, 3),
             "trainable_params": counts["trainable"],
@@ -479,7 +607,7 @@ def train(
         }
         improved = record["val_acc"] > best["val_acc"]
         if improved:
-            best = {"val_acc": record["val_acc"], "epoch": epoch + 1}
+            best = {"val_acc": record["val_acc"], "epoch": record["epoch"]}
         if info.is_main:
             with open(output_dir / "metrics.jsonl", "a", encoding="utf-8") as fh:
                 fh.write(json.dumps(record, sort_keys=True) + "\n")
@@ -488,19 +616,14 @@ def train(
                 "optimizer": optimizer.state_dict() if optimizer is not None else None,
                 "scheduler": scheduler.state_dict() if scheduler is not None else None,
                 "scaler": scaler.state_dict() if scaler.is_enabled() else None,
-                "epoch": epoch + 1,
+                "epoch": record["epoch"],
                 "best": best,
                 "config": cfg.to_dict(),
             }
             save_checkpoint(output_dir / "last.pt", payload)
             if improved:
                 save_checkpoint(output_dir / "best.pt", payload)
-        _log(
-            info,
-            f"epoch {epoch + 1}/{cfg.epochs}: train loss {record['train_loss']:.4f} "
-            f"acc {record['train_acc']:.4f} | val loss {record['val_loss']:.4f} "
-            f"acc {record['val_acc']:.4f} | {seconds:.1f}s",
-        )
+        _log(info, _epoch_line(record, cfg.epochs, seconds))
         barrier(info)
 
     checksums = [_checksum(reprogrammed.trainable_state_dict())]
@@ -545,7 +668,9 @@ def train(
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m reference.train",
-        description="Train a manipulation + alignment around a frozen timm model.",
+        description=(
+            "Train a manipulation + alignment around a frozen timm, transformers or CLIP model."
+        ),
     )
     parser.add_argument("--config", required=True, help="YAML config (see reference/configs/)")
     parser.add_argument(

@@ -307,6 +307,7 @@ BACKBONES: tuple[Backbone, ...] = (
     *_family("RoBERTa", "text", "RoBERTa-base", "RoBERTa-large"),
     *_family("DeBERTa", "text", "DeBERTa"),
     *_family("ALBERT", "text", "ALBERT"),
+    *_family("MiniLM", "text", "all-MiniLM-L6-v2"),
     *_family("T5", "text", "T5-base", "T5-large", "T5-XXL"),
     *_family("GPT", "text", "GPT-2", "GPT-2 XL", "GPT-3", "InstructGPT", "GPT-4"),
     *_family("GPT-J", "text", "GPT-J 6B"),
