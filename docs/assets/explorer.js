@@ -1,0 +1,196 @@
+// The paper explorer's filters (docs/explorer.md, rendered from templates/explorer.md.j2).
+//
+// The page already lists every paper; this script only hides, counts and reorders the list
+// items. It learns the facets from the form (one fieldset per facet, one checkbox per value, in
+// the order of each item's data-v codes), so a facet added in scripts/reprogrammability/website.py
+// needs no change here. Within a facet the ticked values are alternatives (OR); facets and the
+// text search must all match (AND). The count beside a value is the number of papers with that
+// value among those the other facets and the search let through. The state lives in the query
+// string (?configuration=learnable&venue=ICLR&q=speech&sort=oldest), kept current with
+// history.replaceState, so a filtered view can be bookmarked and shared.
+(function () {
+  "use strict";
+
+  function init() {
+    var root = document.getElementById("explorer");
+    if (!root || root.getAttribute("data-ready")) return;
+    root.setAttribute("data-ready", "1");
+    var form = document.getElementById("explorer-filters");
+    var list = document.getElementById("explorer-list");
+    var status = document.getElementById("explorer-status");
+    var search = document.getElementById("explorer-q");
+    var sortSelect = document.getElementById("explorer-sort");
+
+    // Facets, from the form: key, checkboxes in value order, their count elements.
+    var facets = Array.prototype.map.call(
+      form.querySelectorAll("fieldset[data-facet]"),
+      function (fieldset) {
+        var boxes = Array.prototype.slice.call(fieldset.querySelectorAll("input[type=checkbox]"));
+        return {
+          key: fieldset.getAttribute("data-facet"),
+          boxes: boxes,
+          countEls: boxes.map(function (b) { return b.parentNode.querySelector(".explorer-count"); }),
+          shownCounts: boxes.map(function () { return -1; }),
+          mask: new Uint8Array(boxes.length),
+          active: false,
+        };
+      });
+    var nf = facets.length;
+
+    // Papers, from the list: per facet the value indices, the searchable text, sort keys.
+    var items = Array.prototype.slice.call(list.children);
+    var n = items.length;
+    var codes = facets.map(function () { return new Array(n); });
+    var text = new Array(n);
+    var years = new Int32Array(n);
+    var titles = new Array(n);
+    var hidden = new Uint8Array(n);
+    items.forEach(function (li, k) {
+      var parts = (li.getAttribute("data-v") || "").split(";");
+      for (var f = 0; f < nf; f++) {
+        var part = parts[f] || "";
+        codes[f][k] = part === "" ? [] : part.split(",").map(Number);
+      }
+      var t = li.querySelector(".t"), a = li.querySelector(".a"), note = li.querySelector(".n");
+      var y = li.querySelector(".y");
+      titles[k] = t ? t.textContent : "";
+      years[k] = y ? parseInt(y.textContent, 10) : 0;
+      text[k] = (titles[k] + "\n" + (a ? a.textContent : "") + "\n" +
+                 (note ? note.textContent : "")).toLowerCase();
+    });
+
+    var collator = new Intl.Collator(undefined, { sensitivity: "base", numeric: true });
+    var orders = {
+      newest: null,  // the order of the HTML
+      oldest: function (i, j) { return years[i] - years[j] || collator.compare(titles[i], titles[j]) || i - j; },
+      title: function (i, j) { return collator.compare(titles[i], titles[j]) || i - j; },
+    };
+    var currentOrder = "newest";
+
+    function readControls() {
+      for (var f = 0; f < nf; f++) {
+        var facet = facets[f];
+        facet.active = false;
+        for (var v = 0; v < facet.boxes.length; v++) {
+          facet.mask[v] = facet.boxes[v].checked ? 1 : 0;
+          if (facet.mask[v]) facet.active = true;
+        }
+      }
+    }
+
+    function passes(f, k) {
+      var facet = facets[f];
+      if (!facet.active) return true;
+      var values = codes[f][k];
+      for (var i = 0; i < values.length; i++) if (facet.mask[values[i]]) return true;
+      return false;
+    }
+
+    function filter() {
+      readControls();
+      var query = search.value.trim().toLowerCase();
+      var counts = facets.map(function (facet) { return new Int32Array(facet.boxes.length); });
+      var visible = 0;
+      for (var k = 0; k < n; k++) {
+        var hide = 1;
+        if (!query || text[k].indexOf(query) !== -1) {
+          var failed = -1, failures = 0;
+          for (var f = 0; f < nf && failures < 2; f++) {
+            if (!passes(f, k)) { failures++; failed = f; }
+          }
+          if (failures === 0) {
+            hide = 0;
+            visible++;
+            for (f = 0; f < nf; f++) {
+              var vs = codes[f][k];
+              for (var i = 0; i < vs.length; i++) counts[f][vs[i]]++;
+            }
+          } else if (failures === 1) {
+            var only = codes[failed][k];
+            for (i = 0; i < only.length; i++) counts[failed][only[i]]++;
+          }
+        }
+        if (hidden[k] !== hide) {
+          hidden[k] = hide;
+          items[k].hidden = hide === 1;
+        }
+      }
+      for (f = 0; f < nf; f++) {
+        var facet = facets[f];
+        for (var v = 0; v < facet.boxes.length; v++) {
+          if (facet.shownCounts[v] !== counts[f][v]) {
+            facet.shownCounts[v] = counts[f][v];
+            if (facet.countEls[v]) facet.countEls[v].textContent = String(counts[f][v]);
+          }
+        }
+      }
+      status.textContent = visible + " of " + n + " papers";
+      root.setAttribute("data-visible", String(visible));
+    }
+
+    function sort() {
+      var name = Object.prototype.hasOwnProperty.call(orders, sortSelect.value) ? sortSelect.value : "newest";
+      if (name === currentOrder) return;
+      currentOrder = name;
+      var order = [];
+      for (var k = 0; k < n; k++) order.push(k);
+      if (orders[name]) order.sort(orders[name]);
+      var fragment = document.createDocumentFragment();
+      for (k = 0; k < n; k++) fragment.appendChild(items[order[k]]);
+      list.appendChild(fragment);
+    }
+
+    function writeUrl() {
+      var params = new URLSearchParams();
+      facets.forEach(function (facet) {
+        facet.boxes.forEach(function (box) { if (box.checked) params.append(facet.key, box.value); });
+      });
+      if (search.value.trim()) params.set("q", search.value.trim());
+      if (currentOrder !== "newest") params.set("sort", currentOrder);
+      var query = params.toString();
+      var url = window.location.pathname + (query ? "?" + query : "") + window.location.hash;
+      if (url !== window.location.pathname + window.location.search + window.location.hash) {
+        window.history.replaceState(null, "", url);
+      }
+    }
+
+    function readUrl() {
+      var params = new URLSearchParams(window.location.search);
+      facets.forEach(function (facet) {
+        var wanted = params.getAll(facet.key);
+        facet.boxes.forEach(function (box) { box.checked = wanted.indexOf(box.value) !== -1; });
+      });
+      search.value = params.get("q") || "";
+      var order = params.get("sort");
+      sortSelect.value = order && Object.prototype.hasOwnProperty.call(orders, order) ? order : "newest";
+    }
+
+    function update() {
+      sort();
+      filter();
+      writeUrl();
+    }
+
+    form.addEventListener("change", update);
+    search.addEventListener("input", update);
+    form.addEventListener("submit", function (event) { event.preventDefault(); });
+    form.addEventListener("reset", function (event) {
+      event.preventDefault();
+      facets.forEach(function (facet) { facet.boxes.forEach(function (box) { box.checked = false; }); });
+      search.value = "";
+      sortSelect.value = "newest";
+      update();
+    });
+    window.addEventListener("popstate", function () { readUrl(); update(); });
+
+    readUrl();
+    form.hidden = false;
+    update();
+  }
+
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", init);
+  } else {
+    init();
+  }
+})();
