@@ -315,20 +315,27 @@ def generator_command(config: Path) -> list[str]:
             "--config-file", str(config)]
 
 
-def build_site(root: Path, outputs: dict[str, str], out: Path, *,
+def build_site(root: Path, outputs: dict[str, str], out: Path, *, staging: Path | None = None,
                site_url: str | None = None, quiet: bool = False) -> Path:
-    """Stage the sources under ``root/build/site`` and build the HTML into ``out``."""
+    """Stage the sources (under ``staging``, default ``root/build/site``) and build the HTML
+    into ``out``."""
     import importlib.util
 
     missing = [m for m in ("mkdocs", "material") if importlib.util.find_spec(m) is None]
     if missing:
         raise SiteError(f"{', '.join(missing)} not installed: pip install -e '.[site]'")
-    staging = root / STAGING_DIR
+    out = out.resolve()
+    if out == root.resolve() or out in root.resolve().parents or (
+            out.is_dir() and any(out.iterdir()) and not (out / "sitemap.xml").exists()):
+        # The generator empties its output directory first: never point it at anything else.
+        raise SiteError(f"{out} is not empty and holds no previous site build; choose another "
+                        "--out (the generator deletes what is there)")
+    staging = staging or root / STAGING_DIR
     staged = stage(root, outputs)
     docs_dir = staging / "src"
     staged.write(docs_dir)
     config = (staging / "mkdocs.yml").resolve()
-    config.write_text(config_text(staged, docs_dir="src", site_dir=str(out.resolve()),
+    config.write_text(config_text(staged, docs_dir="src", site_dir=str(out),
                                   site_url=site_url), encoding="utf-8")
     env = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}
     proc = subprocess.run(generator_command(config), cwd=staging, env=env,
