@@ -19,6 +19,7 @@ from markdown_it import MarkdownIt
 from reprogrammability import cli, taxonomy
 from reprogrammability.markdown import escape_md, github_slug, unique_slugs
 from reprogrammability.papers import Paper
+from reprogrammability.website import cell_filters, cell_slug, explorer_href
 from reprogrammability.render import (
     SCHEMA_PATH,
     SCHEMA_PATHS,
@@ -408,8 +409,17 @@ def test_cell_matrix_counts_each_paper_once_per_cell(outputs: dict[str, str]) ->
     rows = {}
     for line in matrix.splitlines():
         cells = [c.strip() for c in line.strip("|").split("|")]
-        if len(cells) == 8 and cells[0] in taxonomy.CONFIGURATION.keys:
-            rows[tuple(cells[:3])] = [int(c) for c in cells[3:]]
+        if len(cells) == 9 and cells[0] in taxonomy.CONFIGURATION.keys:
+            cell = tuple(cells[:3])
+            # Each count links the explorer filtered to the cell (and ω); the row its page.
+            omegas = [*taxonomy.ALIGNMENT.keys, None]
+            counts = []
+            for text, omega in zip(cells[3:8], omegas):
+                m = re.fullmatch(r"\[(\d+)\]\((.+)\)", text)
+                assert m and m.group(2) == explorer_href(cell_filters(cell, omega)), text
+                counts.append(int(m.group(1)))
+            rows[cell] = counts
+            assert cells[8] == f"[{cell_slug(cell)}](cells/{cell_slug(cell)}.md)"
     assert list(rows) == list(taxonomy.manipulation_cells())
     # identity, rule-based, linear, statistical, any
     assert rows[("learnable", "input", "additive")] == [1, 2, 1, 3, 3]
