@@ -319,12 +319,15 @@ def test_paper_lines_match_awesome_lint_format(outputs: dict[str, str]) -> None:
     assert f"]({'https://example.org/bold'}) - De Vries, A., " in outputs["README.md"]
 
 
-def test_setup_section_has_exactly_the_two_commands(outputs: dict[str, str]) -> None:
+def test_setup_section_has_exactly_the_three_commands(outputs: dict[str, str]) -> None:
     readme = outputs["README.md"]
     setup = readme.split("\n## Set-up\n", 1)[1].split("\n## ", 1)[0]
     blocks = re.findall(r"```sh\n(.*?)```", setup, flags=re.DOTALL)
-    assert blocks == ["bash scripts/build.sh\n", "bash scripts/test.sh\n"]
-    assert readme.count("```sh") == 2
+    assert blocks == ["bash scripts/build.sh\n", "bash scripts/test.sh\n",
+                      "bash scripts/site.sh\n"]
+    assert readme.count("```sh") == 3
+    root = Path(__file__).resolve().parents[1]
+    assert all((root / block.split()[1]).is_file() for block in blocks)
 
 
 def test_taxonomy_table_comes_from_taxonomy_py(outputs: dict[str, str]) -> None:
