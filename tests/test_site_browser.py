@@ -37,7 +37,7 @@ if os.environ.get("REPRO_REQUIRE_BROWSER") != "1":
     pytest.importorskip("playwright.sync_api")
 from playwright.sync_api import sync_playwright  # noqa: E402
 
-STATUS = re.compile(r"^(\d+) of (\d+) papers$")
+STATUS = re.compile(r"^(\d+) of (\d+) papers(, the first \d+ shown)?$")
 
 
 # --------------------------------------------------------------------------------------------
@@ -231,6 +231,31 @@ def test_search_matches_title_authors_and_notes(page, catalog) -> None:
         assert sorted(page.visible_titles()) == sorted(p.title for p in expected), query
     page.page.fill("#explorer-q", "no paper has this zqxj text")
     assert page.status()[0] == 0
+
+
+def test_long_lists_show_a_window_and_more_on_request(page, catalog) -> None:
+    """The script shows the first PAGE_SIZE matches (so a change touches few items, however
+    long the list) and a button adds more; the status always counts every match."""
+    from reprogrammability.website import PAGE_SIZE
+
+    page.open(EXPLORER)
+    shown = lambda: page.page.locator("#explorer-list > li:not([hidden])").count()  # noqa: E731
+    total = len(catalog.papers)
+    more = page.page.locator("#explorer-more")
+    assert page.status() == (total, total)
+    if total <= PAGE_SIZE:
+        assert shown() == total and not more.is_visible()
+        return
+    assert shown() == PAGE_SIZE and more.is_visible()
+    assert page.page.locator("#explorer-status").text_content().endswith(
+        f", the first {PAGE_SIZE} shown")
+    clicks = 0
+    while more.is_visible():
+        more.click()
+        clicks += 1
+    assert shown() == total and clicks == -(-total // PAGE_SIZE) - 1
+    _tick(page, "configuration", "fixed")  # a new filter starts from the first window again
+    assert shown() == min(page.status()[0], PAGE_SIZE)
 
 
 def test_orders(page, catalog) -> None:

@@ -8,6 +8,10 @@
 // value among those the other facets and the search let through. The state lives in the query
 // string (?configuration=learnable&venue=ICLR&q=speech&sort=oldest), kept current with
 // history.replaceState, so a filtered view can be bookmarked and shared.
+//
+// Only the first PAGE matching papers are shown ("Show more" adds another PAGE): a change then
+// touches at most the items that enter or leave that window, so it costs the same at 100
+// papers and at 10,000 (benchmarks/bench_site.py). Without the script every paper is shown.
 (function () {
   "use strict";
 
@@ -20,6 +24,9 @@
     var status = document.getElementById("explorer-status");
     var search = document.getElementById("explorer-q");
     var sortSelect = document.getElementById("explorer-sort");
+    var more = document.getElementById("explorer-more");
+    var PAGE = Number(root.getAttribute("data-page")) || 50;
+    var limit = PAGE;
 
     // Facets, from the form: key, checkboxes in value order, their count elements.
     var facets = Array.prototype.map.call(
@@ -45,6 +52,9 @@
     var years = new Int32Array(n);
     var titles = new Array(n);
     var hidden = new Uint8Array(n);
+    var matches = new Uint8Array(n);
+    var order = [];  // item indices in display order
+    for (var o = 0; o < n; o++) order.push(o);
     items.forEach(function (li, k) {
       var parts = (li.getAttribute("data-v") || "").split(";");
       for (var f = 0; f < nf; f++) {
@@ -92,14 +102,14 @@
       var counts = facets.map(function (facet) { return new Int32Array(facet.boxes.length); });
       var visible = 0;
       for (var k = 0; k < n; k++) {
-        var hide = 1;
+        var match = 0;
         if (!query || text[k].indexOf(query) !== -1) {
           var failed = -1, failures = 0;
           for (var f = 0; f < nf && failures < 2; f++) {
             if (!passes(f, k)) { failures++; failed = f; }
           }
           if (failures === 0) {
-            hide = 0;
+            match = 1;
             visible++;
             for (f = 0; f < nf; f++) {
               var vs = codes[f][k];
@@ -110,10 +120,7 @@
             for (i = 0; i < only.length; i++) counts[failed][only[i]]++;
           }
         }
-        if (hidden[k] !== hide) {
-          hidden[k] = hide;
-          items[k].hidden = hide === 1;
-        }
+        matches[k] = match;
       }
       for (f = 0; f < nf; f++) {
         var facet = facets[f];
@@ -124,15 +131,35 @@
           }
         }
       }
-      status.textContent = visible + " of " + n + " papers";
       root.setAttribute("data-visible", String(visible));
+      return visible;
+    }
+
+    // Show the first `limit` matches in display order; touch only items whose state changes.
+    function show(visible) {
+      var shown = 0;
+      for (var r = 0; r < n; r++) {
+        var k = order[r];
+        var hide = 1;
+        if (matches[k] && shown < limit) { hide = 0; shown++; }
+        if (hidden[k] !== hide) {
+          hidden[k] = hide;
+          items[k].hidden = hide === 1;
+        }
+      }
+      status.textContent = visible + " of " + n + " papers" +
+        (shown < visible ? ", the first " + shown + " shown" : "");
+      if (more) {
+        more.hidden = shown >= visible;
+        more.textContent = "Show " + Math.min(PAGE, visible - shown) + " more";
+      }
     }
 
     function sort() {
       var name = Object.prototype.hasOwnProperty.call(orders, sortSelect.value) ? sortSelect.value : "newest";
       if (name === currentOrder) return;
       currentOrder = name;
-      var order = [];
+      order = [];
       for (var k = 0; k < n; k++) order.push(k);
       if (orders[name]) order.sort(orders[name]);
       var fragment = document.createDocumentFragment();
@@ -166,8 +193,9 @@
     }
 
     function update() {
+      limit = PAGE;
       sort();
-      filter();
+      show(filter());
       writeUrl();
     }
 
@@ -182,6 +210,12 @@
       update();
     });
     window.addEventListener("popstate", function () { readUrl(); update(); });
+    if (more) {
+      more.addEventListener("click", function () {
+        limit += PAGE;
+        show(Number(root.getAttribute("data-visible")));
+      });
+    }
 
     readUrl();
     form.hidden = false;

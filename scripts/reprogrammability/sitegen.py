@@ -248,7 +248,7 @@ def config_text(staged: Staged, *, docs_dir: str, site_dir: str, site_url: str |
     import yaml
 
     nav = navigation(staged)
-    in_nav = {rel for item in _flatten(nav) for rel in [item]}
+    in_nav = set(_flatten(nav))
     outside = sorted(r for r in {**staged.pages, **staged.listings} if _is_markdown(r)
                      and r not in in_nav)
     config: dict = {
