@@ -320,6 +320,9 @@ def test_screenshots(page) -> None:
     page.page.screenshot(path=str(ARTIFACTS / "site-home.png"))
     page.open(EXPLORER + "?configuration=learnable&location=input")
     page.page.screenshot(path=str(ARTIFACTS / "site-explorer.png"))
+    # The list itself: items off screen are rendered only when scrolled to (content-visibility).
+    page.page.locator("fieldset[data-facet=code]").scroll_into_view_if_needed()
+    page.page.screenshot(path=str(ARTIFACTS / "site-explorer-list.png"))
     assert (ARTIFACTS / "site-explorer.png").stat().st_size > 10_000
 
 
