@@ -313,6 +313,19 @@ def test_controls_are_labelled_and_work_from_the_keyboard(page) -> None:
     assert page.status()[0] == total
 
 
+def test_site_search_finds_pages(page, catalog) -> None:
+    """The generator's own search (in the browser, from its prebuilt index) finds a paper."""
+    title = catalog.papers[0].title
+    page.open("/")
+    page.page.locator("label.md-search__icon, .md-search__input").first.click()
+    page.page.locator("input.md-search__input").press_sequentially(title.split(":")[0][:40])
+    results = page.page.locator(".md-search-result__item")
+    results.first.wait_for(timeout=15_000)
+    assert results.count() > 0
+    assert title.split(":")[0][:20].casefold() in page.page.locator(
+        ".md-search-result").text_content().casefold()
+
+
 def test_screenshots(page) -> None:
     """Home page and explorer, saved for people to look at (test-artifacts/, git-ignored)."""
     ARTIFACTS.mkdir(exist_ok=True)
