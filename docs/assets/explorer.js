@@ -47,7 +47,9 @@
     // Papers, from the list: per facet the value indices, the searchable text, sort keys.
     var items = Array.prototype.slice.call(list.children);
     var n = items.length;
-    var codes = facets.map(function () { return new Array(n); });
+    // Per facet, the value indices of all papers in one typed array: paper k's values are
+    // vals[f][start[f][k]] .. vals[f][start[f][k + 1] - 1] (compact, and fast to scan).
+    var lists = facets.map(function () { return []; });
     var text = new Array(n);
     var years = new Int32Array(n);
     var titles = new Array(n);
@@ -59,7 +61,7 @@
       var parts = (li.getAttribute("data-v") || "").split(";");
       for (var f = 0; f < nf; f++) {
         var part = parts[f] || "";
-        codes[f][k] = part === "" ? [] : part.split(",").map(Number);
+        lists[f].push(part === "" ? [] : part.split(",").map(Number));
       }
       var t = li.querySelector(".t"), a = li.querySelector(".a"), note = li.querySelector(".n");
       var y = li.querySelector(".y");
@@ -68,6 +70,19 @@
       text[k] = (titles[k] + "\n" + (a ? a.textContent : "") + "\n" +
                  (note ? note.textContent : "")).toLowerCase();
     });
+
+    var start = [], vals = [];
+    lists.forEach(function (perPaper) {
+      var offsets = new Int32Array(n + 1), flat = [];
+      for (var k = 0; k < n; k++) {
+        offsets[k] = flat.length;
+        for (var i = 0; i < perPaper[k].length; i++) flat.push(perPaper[k][i]);
+      }
+      offsets[n] = flat.length;
+      start.push(offsets);
+      vals.push(Int32Array.from(flat));
+    });
+    lists = null;
 
     var collator = new Intl.Collator(undefined, { sensitivity: "base", numeric: true });
     var orders = {
@@ -88,46 +103,47 @@
       }
     }
 
-    function passes(f, k) {
-      var facet = facets[f];
-      if (!facet.active) return true;
-      var values = codes[f][k];
-      for (var i = 0; i < values.length; i++) if (facet.mask[values[i]]) return true;
-      return false;
-    }
-
     function filter() {
       readControls();
       var query = search.value.trim().toLowerCase();
+      var active = [];
+      for (var f = 0; f < nf; f++) if (facets[f].active) active.push(f);
+      var na = active.length;
       var counts = facets.map(function (facet) { return new Int32Array(facet.boxes.length); });
       var visible = 0;
       for (var k = 0; k < n; k++) {
         var match = 0;
         if (!query || text[k].indexOf(query) !== -1) {
+          // The active facets this paper fails: none (a match), one (it counts there), more.
           var failed = -1, failures = 0;
-          for (var f = 0; f < nf && failures < 2; f++) {
-            if (!passes(f, k)) { failures++; failed = f; }
+          for (var a = 0; a < na && failures < 2; a++) {
+            f = active[a];
+            var mask = facets[f].mask, v = vals[f], hit = false;
+            for (var i = start[f][k], end = start[f][k + 1]; i < end; i++) {
+              if (mask[v[i]]) { hit = true; break; }
+            }
+            if (!hit) { failures++; failed = f; }
           }
           if (failures === 0) {
             match = 1;
             visible++;
             for (f = 0; f < nf; f++) {
-              var vs = codes[f][k];
-              for (var i = 0; i < vs.length; i++) counts[f][vs[i]]++;
+              var c = counts[f], w = vals[f];
+              for (i = start[f][k], end = start[f][k + 1]; i < end; i++) c[w[i]]++;
             }
           } else if (failures === 1) {
-            var only = codes[failed][k];
-            for (i = 0; i < only.length; i++) counts[failed][only[i]]++;
+            var cf = counts[failed], wf = vals[failed];
+            for (i = start[failed][k], end = start[failed][k + 1]; i < end; i++) cf[wf[i]]++;
           }
         }
         matches[k] = match;
       }
       for (f = 0; f < nf; f++) {
         var facet = facets[f];
-        for (var v = 0; v < facet.boxes.length; v++) {
-          if (facet.shownCounts[v] !== counts[f][v]) {
-            facet.shownCounts[v] = counts[f][v];
-            if (facet.countEls[v]) facet.countEls[v].textContent = String(counts[f][v]);
+        for (var j = 0; j < facet.boxes.length; j++) {
+          if (facet.shownCounts[j] !== counts[f][j]) {
+            facet.shownCounts[j] = counts[f][j];
+            if (facet.countEls[j]) facet.countEls[j].textContent = String(counts[f][j]);
           }
         }
       }
