@@ -146,8 +146,9 @@ def bench_filters(site: Path, n: int) -> None:
         page.goto(base + "/docs/explorer/")
         nav = page.evaluate("JSON.parse(JSON.stringify(performance.getEntriesByType("
                             "'navigation')[0]))")
-        print(f"explorer load in the browser: DOMContentLoaded {nav['domContentLoadedEventEnd']:.0f}"
-              f" ms, load {nav['loadEventEnd']:.0f} ms (local server)")
+        print(f"explorer load in the browser: DOMContentLoaded "
+              f"{nav['domContentLoadedEventEnd']:.0f} ms, load {nav['loadEventEnd']:.0f} ms "
+              "(local server)")
         # Chrome's own accounting of the main thread, summed over all changes: which part of
         # the work (script, style, layout) the time goes to.
         cdp = context.new_cdp_session(page)

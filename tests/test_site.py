@@ -67,7 +67,7 @@ class Explorer:
         self.options: dict[str, list[str]] = {}
         self.counts: dict[str, list[int]] = {}
         for key, body in re.findall(r'<fieldset class="explorer-facet" data-facet="([^"]+)">'
-                                    r"(.*?)</fieldset>", text, re.S):
+                                    r"(.*?)</fieldset>", text, re.DOTALL):
             found = re.findall(r'value="([^"]*)" data-i="(\d+)"> .*? '
                                r'<span class="explorer-count">(\d+)</span>', body)
             assert [int(i) for _v, i, _c in found] == list(range(len(found)))
@@ -149,7 +149,8 @@ def test_one_page_per_cell_listing_its_papers(papers: list[Paper]) -> None:
     page = outputs["docs/cells/learnable-hidden-concatenative.md"]
     assert page.startswith("# Learnable · Hidden space · Concatenative\n")
     assert "1 paper, newest first" in page and "A \\<script\\>" in page
-    assert f"[1]({explorer_href(cell_filters(('learnable', 'hidden', 'concatenative'), 'linear'), '../explorer.md')})" in page
+    linear = cell_filters(("learnable", "hidden", "concatenative"), "linear")
+    assert f"[1]({explorer_href(linear, '../explorer.md')})" in page
     assert "No paper in the database falls in this cell yet." in outputs[
         "docs/cells/fixed-hidden-parametric.md"]
     assert cell_slug(("fixed", "input", "additive")) == "fixed-input-additive"
@@ -163,7 +164,8 @@ def _repo(tmp_path: Path) -> Path:
     root = tmp_path / "repo"
     for rel, text in {
         "docs/papers.md": "# Stale committed copy\n",
-        "docs/notes.md": "# Hand-written notes\n\n[licence](../LICENSE), [cfg](../reference/configs/)\n",
+        "docs/notes.md": ("# Hand-written notes\n\n[licence](../LICENSE), "
+                          "[cfg](../reference/configs/)\n"),
         "docs/leaderboards.md": "# Leaderboards\n\n![figure](figures/a.svg)\n",
         "docs/figures/a.svg": "<svg xmlns='http://www.w3.org/2000/svg'/>",
         "LICENSE": "MIT\n",
@@ -179,7 +181,8 @@ def _repo(tmp_path: Path) -> Path:
 
 
 OUTPUTS = {
-    "README.md": "# Home\n\n[papers](docs/papers.md#x), [bib](docs/papers.bib), [ref](reference/)\n",
+    "README.md": ("# Home\n\n[papers](docs/papers.md#x), [bib](docs/papers.bib), "
+                  "[ref](reference/)\n"),
     "docs/papers.md": "# Papers\n\n[tax](taxonomy.md)\n",
     "docs/taxonomy.md": "# Taxonomy\n",
     "docs/explorer.md": "# Paper explorer\n",
@@ -212,7 +215,7 @@ def test_navigation_is_made_from_the_pages_that_exist(tmp_path: Path) -> None:
         "Home", "Paper explorer", "Papers", "Taxonomy", "Taxonomy cells", "Leaderboards",
         "Hand-written notes", "Reference implementations", "Contributing"]
     cells = dict(flat)["Taxonomy cells"]
-    assert [list(c.values())[0] for c in cells] == [
+    assert [next(iter(c.values())) for c in cells] == [
         "docs/cells/learnable-input-additive.md", "docs/cells/fixed-input-additive.md"]
 
 

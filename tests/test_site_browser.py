@@ -20,7 +20,6 @@ from urllib.parse import unquote, urljoin, urlsplit
 
 import pytest
 from browser_support import CHROMIUM_ARGS, chromium_path, keep_local, serve
-
 from reprogrammability.build import derived_outputs
 from reprogrammability.sitegen import build_site
 from reprogrammability.validate import load_collections
@@ -35,7 +34,7 @@ if os.environ.get("REPRO_REQUIRE_BROWSER") != "1":
         pytest.skip("no chromium (apt-get install chromium; scripts/test.sh does it)",
                     allow_module_level=True)
     pytest.importorskip("playwright.sync_api")
-from playwright.sync_api import sync_playwright  # noqa: E402
+from playwright.sync_api import sync_playwright
 
 STATUS = re.compile(r"^(\d+) of (\d+) papers(, the first \d+ shown)?$")
 
@@ -249,7 +248,7 @@ def test_long_lists_show_a_window_and_more_on_request(page, catalog) -> None:
     from reprogrammability.website import PAGE_SIZE
 
     page.open(EXPLORER)
-    shown = lambda: page.page.locator("#explorer-list > li:not([hidden])").count()  # noqa: E731
+    shown = lambda: page.page.locator("#explorer-list > li:not([hidden])").count()
     total = len(catalog.papers)
     more = page.page.locator("#explorer-more")
     assert page.status() == (total, total)
@@ -370,7 +369,7 @@ def test_no_console_errors_on_any_page(browser, base, site) -> None:
     try:
         for html in [h for h in _pages(site) if h not in cells[1:]]:
             rel = html.relative_to(site).as_posix()
-            p.open("/" + (rel[: -len("index.html")] if rel.endswith("index.html") else rel))
+            p.open("/" + (rel.removesuffix("index.html")))
             assert not p.errors, (rel, p.errors)
     finally:
         p.close()

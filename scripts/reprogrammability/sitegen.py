@@ -339,7 +339,7 @@ def build_site(root: Path, outputs: dict[str, str], out: Path, *, staging: Path 
                                   site_url=site_url), encoding="utf-8")
     env = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}
     proc = subprocess.run(generator_command(config), cwd=staging, env=env,
-                          capture_output=True, text=True)
+                          capture_output=True, text=True, check=False)
     if proc.returncode != 0:
         raise SiteError(f"the site generator failed (exit {proc.returncode}):\n"
                         + (proc.stdout + proc.stderr).strip())
