@@ -73,7 +73,8 @@ class Explorer:
             assert [int(i) for _v, i, _c in found] == list(range(len(found)))
             self.options[key] = [html.unescape(v) for v, _i, _c in found]
             self.counts[key] = [int(c) for _v, _i, c in found]
-        self.items = re.findall(r'<li data-v="([^"]*)"><a class="t" href="[^"]*">(.*?)</a>', text)
+        self.items = re.findall(r'<li data-v="([^"]*)" data-y="\d+"><a class="t" href="[^"]*">'
+                                r"(.*?)</a>", text)
 
     def values(self, codes: str) -> dict[str, set[str]]:
         parts = codes.split(";")

@@ -269,12 +269,12 @@ def test_long_lists_show_a_window_and_more_on_request(page, catalog) -> None:
 
 def test_orders(page, catalog) -> None:
     page.open(EXPLORER + "?sort=oldest")
-    years = page.page.eval_on_selector_all("#explorer-list > li .y",
-                                           "els => els.map(e => Number(e.textContent))")
+    years = page.page.eval_on_selector_all("#explorer-list > li",
+                                           "els => els.map(e => Number(e.dataset.y))")
     assert years == sorted(years) and years[0] == min(p.year for p in catalog.papers)
     page.page.select_option("#explorer-sort", "newest")
-    years = page.page.eval_on_selector_all("#explorer-list > li .y",
-                                           "els => els.map(e => Number(e.textContent))")
+    years = page.page.eval_on_selector_all("#explorer-list > li",
+                                           "els => els.map(e => Number(e.dataset.y))")
     assert years == sorted(years, reverse=True)
 
 

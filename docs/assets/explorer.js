@@ -64,9 +64,8 @@
         lists[f].push(part === "" ? [] : part.split(",").map(Number));
       }
       var t = li.querySelector(".t"), a = li.querySelector(".a"), note = li.querySelector(".n");
-      var y = li.querySelector(".y");
       titles[k] = t ? t.textContent : "";
-      years[k] = y ? parseInt(y.textContent, 10) : 0;
+      years[k] = parseInt(li.getAttribute("data-y"), 10) || 0;
       text[k] = (titles[k] + "\n" + (a ? a.textContent : "") + "\n" +
                  (note ? note.textContent : "")).toLowerCase();
     });
