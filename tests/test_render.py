@@ -19,6 +19,7 @@ from markdown_it import MarkdownIt
 from reprogrammability import cli, taxonomy
 from reprogrammability.markdown import escape_md, github_slug, unique_slugs
 from reprogrammability.papers import Paper
+from reprogrammability.website import cell_filters, cell_slug, explorer_href
 from reprogrammability.render import (
     FIGURE_PATHS,
     SCHEMA_PATH,
@@ -325,6 +326,10 @@ def test_setup_section_has_exactly_the_two_commands(outputs: dict[str, str]) -> 
     blocks = re.findall(r"```sh\n(.*?)```", setup, flags=re.DOTALL)
     assert blocks == ["bash scripts/build.sh\n", "bash scripts/test.sh\n"]
     assert readme.count("```sh") == 2
+    # The website's own command is documented with the rest of the documentation.
+    assert "`bash scripts/site.sh` builds it into `_site/`" in readme.split("\n## Set-up\n")[1]
+    root = Path(__file__).resolve().parents[1]
+    assert all((root / block.split()[1]).is_file() for block in blocks)
 
 
 def test_taxonomy_table_comes_from_taxonomy_py(outputs: dict[str, str]) -> None:
@@ -409,8 +414,17 @@ def test_cell_matrix_counts_each_paper_once_per_cell(outputs: dict[str, str]) ->
     rows = {}
     for line in matrix.splitlines():
         cells = [c.strip() for c in line.strip("|").split("|")]
-        if len(cells) == 8 and cells[0] in taxonomy.CONFIGURATION.keys:
-            rows[tuple(cells[:3])] = [int(c) for c in cells[3:]]
+        if len(cells) == 9 and cells[0] in taxonomy.CONFIGURATION.keys:
+            cell = tuple(cells[:3])
+            # Each count links the explorer filtered to the cell (and ω); the row its page.
+            omegas = [*taxonomy.ALIGNMENT.keys, None]
+            counts = []
+            for text, omega in zip(cells[3:8], omegas):
+                m = re.fullmatch(r"\[(\d+)\]\((.+)\)", text)
+                assert m and m.group(2) == explorer_href(cell_filters(cell, omega)), text
+                counts.append(int(m.group(1)))
+            rows[cell] = counts
+            assert cells[8] == f"[{cell_slug(cell)}](cells/{cell_slug(cell)}.md)"
     assert list(rows) == list(taxonomy.manipulation_cells())
     # identity, rule-based, linear, statistical, any
     assert rows[("learnable", "input", "additive")] == [1, 2, 1, 3, 3]

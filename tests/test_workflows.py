@@ -41,7 +41,8 @@ def _run_schema_check(*paths: Path) -> subprocess.CompletedProcess[str]:
 
 def test_there_are_the_four_workflows() -> None:
     names = {p.name for p in WORKFLOWS}
-    assert {"validate.yml", "links-pr.yml", "links-scheduled.yml", "reference.yml"} <= names
+    assert {"validate.yml", "links-pr.yml", "links-scheduled.yml", "reference.yml",
+            "pages.yml"} <= names
 
 
 def test_workflows_match_the_github_schema() -> None:
@@ -61,6 +62,8 @@ WRITERS: dict[tuple[str, str], set[str]] = {
     ("discover.yml", "discover"): {"issues"},  # posts the candidates report
     # pushes the suggestion's branch, opens its PR, replies on the issue; runs no checkout code
     ("suggest-paper.yml", "reply"): {"contents", "pull-requests", "issues"},
+    # publishes the built site: the Pages deployment and the OIDC token it is authorised with
+    ("pages.yml", "deploy"): {"pages", "id-token"},
 }
 
 
@@ -96,8 +99,8 @@ def _repro_invocations() -> list[tuple[str, list[str]]]:
 def test_workflows_call_repro() -> None:
     """validate + render check, the link checks and the weekly arXiv search."""
     called = {argv[0] for _, argv in _repro_invocations()}
-    assert called == {"build", "links", "discover", "suggest"}
-    assert len(_repro_invocations()) == 6
+    assert called == {"build", "links", "discover", "suggest", "site"}
+    assert len(_repro_invocations()) == 7
 
 
 @pytest.mark.parametrize("where,argv", _repro_invocations(), ids=lambda v: v if isinstance(v, str) else " ".join(v))
@@ -108,3 +111,24 @@ def test_repro_calls_in_workflows_parse(where: str, argv: list[str]) -> None:
         parser.parse_args(argv)
     except SystemExit as exc:  # argparse exits 2 on unknown options
         pytest.fail(f"{where}: `repro {' '.join(argv)}` does not parse (exit {exc.code})")
+
+
+def test_pages_builds_every_pull_request_and_deploys_only_main() -> None:
+    """A broken site fails the PR (build and browser tests run on it); only a push to main
+    uploads and deploys, and the job that may write runs nothing from the repository."""
+    wf = _load(ROOT / ".github" / "workflows" / "pages.yml")
+    assert "pull_request" in wf["on"] and wf["on"]["push"]["branches"] == ["main"]
+    build, deploy = wf["jobs"]["build"], wf["jobs"]["deploy"]
+    assert "if" not in build and "permissions" not in build
+    runs = [s.get("run", "") for s in build["steps"]]
+    assert any(r.startswith("repro site") for r in runs)
+    assert any("tests/test_site_browser.py" in r for r in runs)
+    uses = {str(s.get("uses", "")).split("@")[0]: s for s in build["steps"] if "uses" in s}
+    for action in ("actions/configure-pages", "actions/upload-pages-artifact"):
+        assert uses[action]["if"] == "github.event_name != 'pull_request'"
+    assert uses["actions/upload-pages-artifact"]["with"]["path"] == "_site"
+    assert deploy["needs"] == "build" and "refs/heads/main" in deploy["if"]
+    assert "pull_request" in deploy["if"]
+    assert [str(s.get("uses", "")).split("@")[0] for s in deploy["steps"]] == [
+        "actions/deploy-pages"]
+    assert all("run" not in s for s in deploy["steps"])

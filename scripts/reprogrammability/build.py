@@ -1,7 +1,8 @@
 """``repro build``: the main job. Validate the database, then render every derived file.
 
 Derived files are README.md, docs/*.md and schema/<collection>.schema.json (from ``render``),
-docs/papers.bib (from ``bibtex``) and the GitHub issue forms (from ``issueforms``). Nothing is
+docs/papers.bib (from ``bibtex``), the GitHub issue forms (from ``issueforms``) and the website's
+own pages, docs/explorer.md and docs/cells/*.md (from ``website``). Nothing is
 written when validation fails, and
 ``--check`` writes nothing at all: it prints a diff and exits 1 when a committed file is stale.
 """
@@ -25,11 +26,13 @@ def derived_outputs(data: Catalog | Iterable[Paper], root: Path) -> dict[str, st
     from .render import render_outputs
 
     from .issueforms import form_outputs
+    from .website import site_outputs
 
     catalog = Catalog.of(data)
     outputs = render_outputs(catalog, root)
     outputs["docs/papers.bib"] = export_bib(catalog.papers)
     outputs.update(form_outputs())
+    outputs.update(site_outputs(catalog))
     return outputs
 
 

@@ -27,6 +27,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "bib": ("reprogrammability.bibtex", "export docs/papers.bib or import a .bib file"),
     "suggest": ("reprogrammability.suggest", "add a paper from a 'Suggest a paper' issue body"),
     "discover": ("reprogrammability.discover", "rank new arXiv papers the database is missing"),
+    "site": ("reprogrammability.sitegen", "build the website (HTML, offline) from the same data"),
 }
 
 

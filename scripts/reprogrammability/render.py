@@ -599,15 +599,22 @@ def _taxonomy_context(entries: list[Entry]) -> dict:
             "values": values,
         })
 
+    # Every count links to the website's explorer filtered to it, and every row to its cell's
+    # page (website.py renders both; on GitHub the explorer link opens the full list).
+    from .website import CELLS_DIR, cell_filters, cell_slug, explorer_href
+
     omega = taxonomy.ALIGNMENT
     header = [f"{ax.symbol} {ax.field}" for ax in taxonomy.MANIPULATION_AXES]
-    header += [f"ω {v.key}" for v in omega.values] + ["any ω"]
+    header += [f"ω {v.key}" for v in omega.values] + ["any ω", "Cell page"]
+    cells_dir = CELLS_DIR.removeprefix("docs/")
     rows = []
     for cell in taxonomy.manipulation_cells():
         rows.append([
             *cell,
-            *(str(cell_counts[(*cell, v.key)]) for v in omega.values),
-            str(cell_any[cell]),
+            *(f"[{cell_counts[(*cell, v.key)]}]({explorer_href(cell_filters(cell, v.key))})"
+              for v in omega.values),
+            f"[{cell_any[cell]}]({explorer_href(cell_filters(cell))})",
+            f"[{cell_slug(cell)}]({cells_dir}/{cell_slug(cell)}.md)",
         ])
     return {
         "total": len(entries),

@@ -29,7 +29,7 @@ class Config:
     """Every knob of the checker. Times are seconds; ``accept`` is a set of status codes."""
 
     papers: str = "data/papers.yaml"
-    markdown: tuple[str, ...] = ("README.md", "docs/*.md", "CONTRIBUTING.md")
+    markdown: tuple[str, ...] = ("README.md", "docs/*.md", "docs/cells/*.md", "CONTRIBUTING.md")
     exclude: tuple[str, ...] = ()
     accept: frozenset[int] = frozenset(range(200, 300))
     needs_human: frozenset[int] = frozenset({403, 429, 999})
