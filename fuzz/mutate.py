@@ -105,6 +105,17 @@ def random_mutations(rng: random.Random, most: int = 4) -> list[Mutation]:
     return out
 
 
+def entries(data: bytes) -> tuple[bytes, list[bytes]]:
+    """The file's head (through its first top-level key) and its list items, as bytes."""
+    lines = _lines(data)
+    head = next((i + 1 for i, line in enumerate(lines) if _TOP_KEY.match(line)), 0)
+    starts = [i for i in range(head, len(lines)) if _ITEM.match(lines[i])]
+    if not starts:
+        return b"".join(lines[:head]), [b"".join(lines[head:])]
+    items = [b"".join(lines[a:b]) for a, b in zip(starts, starts[1:] + [len(lines)])]
+    return b"".join(lines[:starts[0]]), items
+
+
 def window(data: bytes, start: int, size: int) -> bytes:
     """The file's head (everything through its first top-level key, ``papers:``) plus whole
     entries: from the first entry at or after line ``start`` of the rest, about ``size`` lines.

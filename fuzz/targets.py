@@ -16,6 +16,7 @@ import contextlib
 import functools
 import io
 import random
+import re
 import shutil
 import tempfile
 import time
@@ -143,6 +144,31 @@ def _referenced(name: str) -> frozenset[str]:
     return frozenset(found - {name})
 
 
+@functools.cache
+def _others(name: str) -> dict[str, bytes]:
+    """The real files ``name`` refers to, cut to the entries its real file names.
+
+    References still resolve exactly as in the repository (an id the real file uses is kept),
+    but validating the other files costs little per case: the whole papers file is the largest
+    part of a tools or results case otherwise.
+    """
+    from .mutate import entries
+
+    files = _real_files()
+    used = files.get(name, b"")
+    out = {}
+    for other in _referenced(name):
+        if other not in files:
+            continue
+        head, items = entries(files[other])
+        kept = [e for e in items if (m := _ID.search(e)) and m.group(1) in used]
+        out[other] = b"".join([head, *kept])
+    return out
+
+
+_ID = re.compile(rb"^ {2}- id: *(\S+)", re.MULTILINE)
+
+
 def _validate(name: str) -> Callable[[bytes, random.Random], int]:
     def run(data: bytes, rng: random.Random) -> int:
         from reprogrammability.collections import BY_NAME
@@ -150,7 +176,7 @@ def _validate(name: str) -> Callable[[bytes, random.Random], int]:
 
         c = BY_NAME[name]
         # Beside the real files it refers to, so its references resolve as in the repository.
-        others = {o: blob for o, blob in _real_files().items() if o in _referenced(name)}
+        others = _others(name)
         result = load_bytes(data, str(ROOT / c.file), name, others)
         lines = _line_count(data)
         for p in result.problems:
