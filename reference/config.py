@@ -20,6 +20,9 @@ OPTIMIZERS = ("adam", "adamw", "sgd")
 SCHEDULERS = ("cosine", "constant")
 AMP_MODES = ("none", "bf16", "fp16")
 DATA_TYPES = ("imagefolder", "tensors")
+#: How parameters are updated: back-propagation into ``optimizer``, or zeroth-order SPSA-GC
+#: (``reference.zeroth_order``; ``update_kwargs`` are its ``SPSAConfig`` fields).
+UPDATES = ("backprop", "spsa")
 
 
 class ConfigError(ValueError):
@@ -90,6 +93,8 @@ class TrainConfig:
     device: str = "auto"
     init_max_batches: int | None = None
     grad_clip: float | None = None
+    update: str = "backprop"
+    update_kwargs: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -305,6 +310,8 @@ class _Reader:
                 "init_max_batches", g("init_max_batches"), int, optional=True
             ),
             grad_clip=self.typed("grad_clip", g("grad_clip"), float, optional=True),
+            update=self.choice("update", g("update", "backprop"), UPDATES),
+            update_kwargs=dict(self.typed("update_kwargs", g("update_kwargs") or {}, dict)),
         )
         for name in ("num_classes", "image_size", "batch_size", "epochs"):
             if getattr(cfg, name) < 1:
