@@ -11,6 +11,8 @@ starting point.
 ``frame="sigmoid"`` is ILM-VP's frame (Chen et al., CVPR 2023, ``ExpansiveVisualPrompt``): the
 target is resized to ``S − 2p``, zero-padded back to ``S`` and ``sigmoid(W) ⊙ M`` is added, ``M``
 being 1 on the border; ``W`` starts at zero, so the border starts mid-grey and stays in ``(0, 1)``.
+(ILM-VP stores ``W`` for the whole canvas and masks it; only the border's entries ever matter, so
+both frames store the border alone, as four strips.)
 The shrink-and-frame prompt with an unbounded frame and no image under it is
 ``padding_prompt`` (input · concatenative).
 """
@@ -69,17 +71,26 @@ class PadPrompter(Manipulation):
         mask = torch.ones(1, 1, h, w)
         mask[..., p : h - p, p : w - p] = 0
         self.register_buffer("mask", mask, persistent=False)  # 1 on the border   (1, 1, H, W)
-        if self.frame == "additive":
-            # N(0, 1) in normalised units = N(0, std²) in pixels; the middle is never used.
-            std = adapter.std.detach().cpu().view(1, -1, 1, 1)
-            self.program = nn.Parameter(torch.randn(1, 3, h, w) * std)
-        else:
-            self.program = nn.Parameter(torch.zeros(1, 3, h, w))  # sigmoid(0) = 0.5
+        # The border as four strips, 2·3·p·W + 2·3·p·(H − 2p) parameters (Bahng's layout).
+        # additive: N(0, 1) in normalised units = N(0, std²) in pixels; sigmoid: zeros, since
+        # sigmoid(0) = 0.5 is the mid-grey frame ILM-VP starts from.
+        std = adapter.std.detach().cpu().view(1, -1, 1, 1) if self.frame == "additive" else 0.0
+
+        def init(*shape: int) -> Tensor:
+            return torch.randn(*shape) * std
+        self.pad_up = nn.Parameter(init(1, 3, p, w))
+        self.pad_down = nn.Parameter(init(1, 3, p, w))
+        self.pad_left = nn.Parameter(init(1, 3, h - 2 * p, p))
+        self.pad_right = nn.Parameter(init(1, 3, h - 2 * p, p))
 
     def prompt(self) -> Tensor:
         """What is added to the (framed) image, ``(1, 3, H, W)``; zero off the border."""
-        values = self.program if self.frame == "additive" else torch.sigmoid(self.program)
-        return values * self.mask
+        middle = self.pad_left.new_zeros(1, 3, *self.inner)
+        rows = torch.cat([self.pad_left, middle, self.pad_right], dim=3)  # (1, 3, H − 2p, W)
+        frame = torch.cat([self.pad_up, rows, self.pad_down], dim=2)  # (1, 3, H, W)
+        if self.frame == "sigmoid":
+            frame = torch.sigmoid(frame) * self.mask  # sigmoid(0) ≠ 0: keep the middle empty
+        return frame
 
     def transform_input(self, x: Tensor) -> Tensor:
         if self.frame == "additive":  # Bahng: the whole image, border included, under the prompt
