@@ -137,9 +137,18 @@ def _case_id(combination: Combination, backbone: str, papers: list[Any]) -> str:
     return f"{combination.label()}-{backbone}--{shown}"
 
 
+#: ω = statistical is run with the default (ILM) and with BLM, the other family of the papers.
+EXTRA_ALIGNMENTS: dict[str, tuple[str, ...]] = {"statistical": ("blm", "blm+")}
+
 CASES = [
-    pytest.param(combination, backbone, papers, id=_case_id(combination, backbone, papers))
+    pytest.param(combination, backbone, papers, None, id=_case_id(combination, backbone, papers))
     for combination, papers in COMBINATIONS.items()
+    for backbone in BACKBONES
+] + [
+    pytest.param(combination, backbone, papers, name,
+                 id=f"{_case_id(combination, backbone, papers)}-{name}")
+    for combination, papers in COMBINATIONS.items()
+    for name in EXTRA_ALIGNMENTS.get(combination.alignment, ())
     for backbone in BACKBONES
 ]
 
@@ -202,7 +211,7 @@ def _alignment_kwargs(name: str, num_classes: int) -> dict[str, Any]:
     return {}
 
 
-def _build(combination: Combination, backbone: str, papers: list[Any]):
+def _build(combination: Combination, backbone: str, papers: list[Any], alignment_name=None):
     from reference import registry
 
     modality = BACKBONES[backbone]
@@ -213,7 +222,7 @@ def _build(combination: Combination, backbone: str, papers: list[Any]):
     except KeyError:
         missing.append(f"manipulation for cell {taxonomy.cell_label(combination.cell)}")
     try:
-        alignment = registry.default_alignment(combination.alignment, modality)
+        alignment = alignment_name or registry.default_alignment(combination.alignment, modality)
     except KeyError:
         missing.append(f"alignment for ω = {combination.alignment}")
     if missing:
@@ -249,9 +258,11 @@ def _plain_source_logits(reprogrammed, x) -> torch.Tensor:
 # ----------------------------------------------------------------------------------- the test
 
 
-@pytest.mark.parametrize("combination, backbone, papers", CASES)
-def test_paper_combination_has_a_working_reference(combination, backbone, papers):
-    reprogrammed, model, num_classes, what, x, plain_x = _build(combination, backbone, papers)
+@pytest.mark.parametrize("combination, backbone, papers, alignment_name", CASES)
+def test_paper_combination_has_a_working_reference(combination, backbone, papers, alignment_name):
+    reprogrammed, model, num_classes, what, x, plain_x = _build(
+        combination, backbone, papers, alignment_name
+    )
     context = f"{combination.label()} on {backbone} ({what})"
     y = torch.randint(0, num_classes, (BATCH,), generator=torch.Generator().manual_seed(2))
 
@@ -304,6 +315,20 @@ def test_paper_combination_has_a_working_reference(combination, backbone, papers
                 alignment.observe(reprogrammed.source_logits(x), y)
             alignment.refresh()
             assert torch.equal(reprogrammed(x), reprogrammed(x)), context
+        for key, value in model.state_dict().items():
+            assert torch.equal(value, frozen_before[key]), f"{context}: backbone {key} changed"
+        return
+
+    omega = getattr(alignment, "omega", None)
+    if alignment_name is not None and omega is not None and torch.allclose(
+        omega, omega[:, :1].expand_as(omega)
+    ):
+        # BLM's columns all equal: every target reads the same mixture, so no gradient can
+        # reach the manipulation. That is only right when the frozen model's predictions carry
+        # no information, i.e. it predicts one source class for every input of the batch.
+        with torch.no_grad():
+            predicted = reprogrammed.source_logits(x).argmax(-1)
+        assert predicted.unique().numel() == 1, f"{context}: BLM degenerate on varied predictions"
         for key, value in model.state_dict().items():
             assert torch.equal(value, frozen_before[key]), f"{context}: backbone {key} changed"
         return
