@@ -297,3 +297,20 @@ def test_train_with_update_spsa_moves_the_manipulation_without_gradients(tmp_pat
         from reference.train import make_update
 
         make_update(load_config(path), [torch.nn.Parameter(torch.zeros(1))])
+
+
+def test_bench_reference_all_measures_every_registered_method(capsys) -> None:
+    """benchmarks/bench_reference.py --all (tiny CPU settings here): one row per method."""
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_reference.py"
+    spec = importlib.util.spec_from_file_location("bench_reference_all", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    code = bench.main(["--all", "--device", "cpu", "--size", "tiny", "--steps", "1",
+                       "--warmup", "0", "--batch", "4", "--threads", "1"])
+    out = capsys.readouterr().out
+    assert code == 0
+    rows = {line.split()[0] for line in out.splitlines()[2:] if line.strip()}
+    expected = set(registry.list_manipulations()) | set(registry.list_alignments())
+    assert expected - {"self_consistency"} <= rows
