@@ -292,7 +292,7 @@ def all_methods(args: argparse.Namespace, device: torch.device) -> list[dict]:
             with torch.no_grad(), amp:
                 alignment.initialize(rp.source_logits(x).float(), labels)
 
-        def step() -> None:
+        def step(rp: Reprogrammed = rp, x=x, opt=opt) -> None:
             with amp:
                 loss = F.cross_entropy(rp(x).float(), labels)
             if opt is not None:

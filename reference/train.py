@@ -320,7 +320,7 @@ def train_one_epoch(
         if observe:  # ILM/BLM: statistics of *this* pass, from every rank
             alignment.observe(gather(source.detach().float(), info), gather(y, info))
         if zeroth:  # SPSA: losses at perturbed parameters, averaged over ranks, no backward
-            optimizer.step(lambda: _rank_mean(_loss(cfg, info, step_module, x, y), info))
+            optimizer.step(lambda x=x, y=y: _rank_mean(_loss(cfg, info, step_module, x, y), info))
         elif optimizer is not None:
             optimizer.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()

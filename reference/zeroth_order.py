@@ -29,6 +29,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+
 @dataclass
 class SPSAConfig:
     """Gain sequences and averaging of :class:`SPSA` (BlackVIP's defaults)."""

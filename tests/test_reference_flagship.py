@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 import yaml
 
-from reference import build, create_alignment, create_manipulation, registry
+from reference import create_alignment, create_manipulation, registry
 from reference.backbones import adapt
 from reference.core import TokenBatch
 
@@ -189,7 +189,7 @@ def test_self_consistency_samples_paths_and_takes_the_majority() -> None:
     assert len(paths) == 1 and len(paths[0]) == 6 and all(len(p) <= 5 for p in paths[0])
     assert len({tuple(p) for p in paths[0]}) > 1  # sampled, not greedy
     words = {i: f"w{i}" for i in range(100)}
-    decode = lambda toks: " ".join(words[t] for t in toks)  # noqa: E731
+    decode = lambda toks: " ".join(words[t] for t in toks)
     extract = AnswerExtractor(labels=["w10", "w20", "w30"], fallback_last_number=False)
     sc = create_alignment("self_consistency", 100, 3)
     shares = sc.predict(adapter, ids, decode, extract, num_paths=6, max_new_tokens=5, seed=0)
@@ -206,7 +206,7 @@ def test_spsa_estimate_points_along_the_gradient() -> None:
     target = torch.linspace(-1, 1, 8)
     theta = torch.nn.Parameter(torch.zeros(8))
     opt = SPSA([theta], SPSAConfig(samples=400, c=1e-3))
-    loss = lambda: ((theta - target) ** 2).sum()  # noqa: E731
+    loss = lambda: ((theta - target) ** 2).sum()
     ghat, _ = opt.estimate(loss, theta.detach().clone(), 1e-3)
     true = 2 * (theta.detach() - target)
     assert F.cosine_similarity(ghat, true, dim=0) > 0.9
@@ -219,7 +219,7 @@ def test_spsa_gc_update_matches_the_formula() -> None:
     cfg = SPSAConfig(a=0.1, c=0.01, o=1.0, alpha=0.4, gamma=0.1, momentum=0.9, samples=1)
     opt = SPSA([theta], cfg)
     opt.direction = lambda n: torch.tensor([1.0, -0.5])  # a fixed Δ, so ĝ is known
-    loss = lambda: (theta**2).sum()  # noqa: E731
+    loss = lambda: (theta**2).sum()
     expected, m = theta.detach().clone(), None
     for k in (1, 2, 3):
         ak, ck = 0.1 / (k + 1.0) ** 0.4, 0.01 / k**0.1
@@ -239,7 +239,7 @@ def test_spsa_state_round_trip_continues_identically() -> None:
 
     def run(resume: bool) -> torch.Tensor:
         theta = torch.nn.Parameter(torch.ones(4))
-        loss = lambda: ((theta - 3) ** 2).sum()  # noqa: E731
+        loss = lambda: ((theta - 3) ** 2).sum()
         opt = SPSA([theta])
         for _ in range(3):
             opt.step(loss)
@@ -249,7 +249,7 @@ def test_spsa_state_round_trip_continues_identically() -> None:
             opt = SPSA([theta2])
             opt.load_state_dict(state)
             theta = theta2
-            loss = lambda: ((theta - 3) ** 2).sum()  # noqa: E731
+            loss = lambda: ((theta - 3) ** 2).sum()
         for _ in range(3):
             opt.step(loss)
         return theta.detach()

@@ -582,7 +582,7 @@ def _in_context_vector(rp, x, y, papers) -> None:
 
     direction = m.vector[-1]
     plain, shifted = final(Manipulation(adapter)), final(m)
-    cos = lambda h: F.cosine_similarity(h, direction.expand_as(h), dim=-1).mean()  # noqa: E731
+    cos = lambda h: F.cosine_similarity(h, direction.expand_as(h), dim=-1).mean()
     assert cos(shifted) > cos(plain)
 
 
@@ -639,7 +639,7 @@ def _steering_vector(rp, x, y, papers) -> None:
     m, adapter = rp.manipulation, rp.adapter
     c = support.ExampleContext("gpt2", False, support.PAPER_PROFILE).contrast()
     pos, neg = (TokenBatch.coerce(c[k]) for k in ("positives", "negatives"))
-    mean = lambda b: adapter.hidden_states(b)[m.layer].mean((0, 1))  # noqa: E731
+    mean = lambda b: adapter.hidden_states(b)[m.layer].mean((0, 1))
     torch.testing.assert_close(m.vector, 2.0 * (mean(pos) - mean(neg)), atol=1e-5, rtol=1e-5)
 
 
@@ -679,7 +679,7 @@ def test_paper_reference_runs_the_papers_own_method(manipulation, alignment, pre
         _self_consistency(manipulation, papers)
         return
     backbone = _reference_backbone(manipulation, alignment, papers)
-    reprogrammed, model, num_classes, x, plain_x = _build_reference(
+    reprogrammed, model, num_classes, x, _ = _build_reference(
         manipulation, alignment, preset, backbone)
     frozen = {k: v.clone() for k, v in model.state_dict().items()}
     y = torch.randint(0, num_classes, (BATCH,), generator=torch.Generator().manual_seed(2))
@@ -724,7 +724,7 @@ def _self_consistency(manipulation: str, papers) -> None:
     demos = create_manipulation(manipulation, adapter, context_ids=[20, 21, 22])
     query = {"input_ids": torch.tensor([[40, 41]])}
     paths = sample_paths(adapter, query, 7, demos, max_new_tokens=4, seed=5)[0]
-    words = lambda toks: " ".join(f"w{t}" for t in toks)  # noqa: E731
+    words = lambda toks: " ".join(f"w{t}" for t in toks)
     labels = sorted({f"w{t}" for path in paths for t in path})[:NUM_CLASSES]
     extract = AnswerExtractor(labels=labels, fallback_last_number=False)
     votes = [extract(words(p)) for p in paths]
