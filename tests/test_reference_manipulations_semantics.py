@@ -5,6 +5,8 @@ the arithmetic they claim."""
 
 from __future__ import annotations
 
+import copy
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -458,7 +460,9 @@ def test_concept_erasure_projects_out_the_concept_at_its_layers():
 
 
 def test_loreft_keeps_orthonormal_rows_and_its_positions():
-    adapter = adapt(gpt2())
+    # A frozen copy: backward here must leave no gradient on the shared tiny GPT-2, which other
+    # tests check stays gradient-free.
+    adapter = adapt(copy.deepcopy(gpt2()).requires_grad_(False))
     m = create_manipulation("loreft", adapter, rank=3, layers=[0], positions=("last", 2))
     opt = torch.optim.Adam(m.parameters(), lr=0.1)
     for _ in range(3):
