@@ -344,7 +344,17 @@ def test_reprogramming_layer_maps_series_into_the_embedding_space():
     assert m.vocabulary().shape == (3 * 8 * 8, 32)  # the patch embedding's pixel basis
     assert m.patches(series).shape == (2, 9, 8)  # 64 + 8 replicated, windows of 8 every 8
     assert m.reprogram(series).shape == (2, 9, 32)
-    assert vision.run(series, m).shape == (2, 10)
+    # The ViT reads the reprogrammed patches as its own: class token and position embeddings
+    # added as timm adds them, then its blocks and head (written out here).
+    vit_model = vision.model
+    with torch.no_grad():
+        tokens = m.reprogram(series)
+        seq = torch.cat([vit_model.cls_token.expand(2, -1, -1), tokens], 1)
+        seq = vit_model.norm_pre(seq + vit_model.pos_embed[:, : 1 + 9])
+        for block in vit_model.blocks:
+            seq = block(seq)
+        expected = vit_model.forward_head(vit_model.norm(seq))
+        torch.testing.assert_close(vision.run(series, m), expected, atol=1e-5, rtol=1e-5)
 
     model = gpt2()
     text = adapt(model)
