@@ -117,6 +117,31 @@ def test_function_vector_is_added_at_the_last_token_of_its_layer_only() -> None:
     assert torch.equal(out[1, 4:], h[1, 4:])
 
 
+def test_indirect_effects_pick_the_heads_that_restore_the_answer() -> None:
+    """Causal mediation (Todd et al.): patching a head's mean clean output into corrupted
+    prompts; with nothing corrupted and one repeated prompt the patch changes nothing."""
+    from reference.manipulations.hidden_additive import indirect_effects, top_heads
+
+    adapter = adapt(_gpt2())
+    g = torch.Generator().manual_seed(0)
+    demos = torch.randint(5, 100, (3, 2), generator=g)
+    query = torch.randint(5, 100, (4, 1), generator=g)
+    clean = torch.cat([demos.flatten().expand(4, -1), query], 1)
+    shuffled = demos[:, [0, 0]].clone()
+    shuffled[:, 1] = demos[[2, 0, 1], 1]  # each input now shows another demonstration's label
+    corrupted = torch.cat([shuffled.flatten().expand(4, -1), query], 1)
+    answers = [7, 8, 9, 10]
+    effects = indirect_effects(adapter, clean, corrupted, answers)
+    assert effects.shape == (adapter.num_layers, adapter.num_heads)
+    assert effects.abs().max() > 0
+    same = clean[:1].expand(4, -1)
+    assert torch.allclose(indirect_effects(adapter, same, same, answers), torch.zeros_like(effects),
+                          atol=1e-6)
+    best = top_heads(effects, 2)
+    assert effects[best[0]] == effects.max() and effects[best[0]] >= effects[best[1]]
+    assert len(set(best)) == 2
+
+
 # ------------------------------------------------------------------------ in-context vectors
 
 

@@ -10,9 +10,13 @@ and adding ``v`` to the hidden state of a *zero-shot* prompt at layer ``ℓ`` (l
 model perform the task. The heads' outputs ``z`` are read by ``TextAdapter.head_outputs`` (a hook
 on each layer's output projection) and mapped to the residual stream by ``project_head``.
 
-Simplified: the paper chooses ``A`` by causal mediation (heads whose mean output, patched into
-prompts with shuffled labels, most raises the correct answer's probability); here ``A`` is given
-(``heads``), e.g. from that analysis or an earlier paper. Nothing is trained.
+The paper chooses ``A`` by causal mediation: a head's average indirect effect is how much
+patching its mean output into prompts whose demonstrations have shuffled labels raises the
+probability of the correct answer; :func:`indirect_effects` computes it for every head and
+:func:`top_heads` keeps the strongest. ``heads`` may also be given directly.
+
+Simplified: the effect is averaged over the prompts given (the paper also averages over tasks to
+pick one universal set of heads), and the vector is added at one layer. Nothing is trained.
 """
 
 from __future__ import annotations
@@ -50,6 +54,58 @@ def function_vector(model_or_adapter: Any, prompts: Any, heads: Sequence[Sequenc
         mean = outputs[layer][rows, last, head].float().mean(0)  # (d,)
         v += adapter.project_head(layer, head, mean).cpu()
     return v
+
+
+@torch.no_grad()
+def indirect_effects(
+    model_or_adapter: Any, prompts: Any, corrupted: Any, answers: Sequence[int]
+) -> Tensor:
+    """``(L, H)``: each head's average indirect effect on the answer's probability.
+
+    ``prompts`` are in-context prompts, ``corrupted`` the same prompts with the demonstrations'
+    labels shuffled (same lengths), ``answers`` the correct answer token of each. For head
+    ``(l, h)``: its mean last-token output over ``prompts`` replaces its output at the last token
+    of every corrupted prompt, and the effect is the mean rise of ``p(answer)`` over the unpatched
+    corrupted run.
+    """
+    adapter = text_adapter(adapt(model_or_adapter), "indirect_effects")
+    clean = TokenBatch.coerce(adapter.to_device(TokenBatch.coerce(prompts)))
+    bad = TokenBatch.coerce(adapter.to_device(TokenBatch.coerce(corrupted)))
+    answers_t = torch.as_tensor(list(answers), device=adapter.device)
+    layers = list(range(adapter.num_layers))
+    means = {l: z[torch.arange(clean.batch_size, device=adapter.device),
+                  adapter.answer_index(clean).to(adapter.device)].mean(0)  # (H, d)
+             for l, z in adapter.head_outputs(clean, layers).items()}
+    rows = torch.arange(bad.batch_size, device=adapter.device)
+    last = adapter.answer_index(bad).to(adapter.device)
+    plain = Manipulation(adapter)
+
+    def p_answer() -> Tensor:
+        probs = adapter.forward_embeddings(adapter.embed(bad), bad.mask(), plain, last).softmax(-1)
+        return probs[rows, answers_t]  # (B,)
+
+    base = p_answer()
+    effects = torch.zeros(adapter.num_layers, adapter.num_heads)
+    d = adapter.head_dim
+    for layer in layers:
+        for head in range(adapter.num_heads):
+            def patch(module: Any, args: tuple, layer: int = layer, head: int = head) -> tuple:
+                z = args[0].clone()  # (B, N, H·d)
+                z[rows, last, head * d : (head + 1) * d] = means[layer][head].to(z.dtype)
+                return (z,) + tuple(args[1:])
+
+            handle = adapter.out_projection(layer).register_forward_pre_hook(patch)
+            try:
+                effects[layer, head] = (p_answer() - base).mean().float().cpu()
+            finally:
+                handle.remove()
+    return effects
+
+
+def top_heads(effects: Tensor, k: int) -> list[tuple[int, int]]:
+    """The ``k`` heads ``(layer, head)`` with the largest indirect effect, strongest first."""
+    flat = effects.flatten().topk(min(k, effects.numel())).indices.tolist()
+    return [divmod(i, effects.shape[1]) for i in flat]
 
 
 @dataclass
