@@ -16,6 +16,17 @@ gets the input size it is designed for (a padding prompt takes the image at its 
 Elsayed program a smaller centred image, the others the source resolution), so no resizing is
 counted that a real pipeline would not do.
 
+``--all`` measures instead EVERY registered method (each manipulation with a linear head, each
+alignment on the unmanipulated backbone) for a few steps at batch 64: step time, peak memory
+(CUDA) and overhead over the bare backbone's step (the same frozen model with a linear head and
+no manipulation). Vision methods run on a ViT, text methods on GPT-2 (BERT for WARP's masked-LM
+cells), CoOp/CoCoOp on CLIP; ``--size base`` builds ViT-B/16, GPT-2 (124M) and CLIP ViT-B/32
+from their configs with random weights (nothing is downloaded), ``--size tiny`` the tests' tiny
+models (quick on a CPU). On CUDA the steps run under bf16 autocast (``--amp``)::
+
+    python benchmarks/bench_reference.py --all --device cuda            # base models, bf16
+    python benchmarks/bench_reference.py --all --device cpu --size tiny --steps 2
+
 Usage::
 
     python benchmarks/bench_reference.py                 # resnet18 and vit_tiny_patch16_224
@@ -43,7 +54,7 @@ for extra in (ROOT, ROOT / "scripts"):
         sys.path.insert(0, str(extra))
 
 from reference import registry
-from reference.core import Reprogrammed
+from reference.core import Manipulation, Reprogrammed
 
 #: (key, registry name, kwargs, label); the target image size is derived per method below.
 METHODS: tuple[tuple[str, str, dict, str], ...] = (
@@ -167,6 +178,159 @@ def report(
     return over
 
 
+# ------------------------------------------------------------------------ every method (--all)
+
+
+def _backbones(size: str, device: torch.device) -> dict[str, tuple[torch.nn.Module, dict]]:
+    """family -> (frozen model, adapter kwargs); random weights, built from configs."""
+    sys.path.insert(0, str(ROOT / "tests"))
+    import reference_support as support
+
+    if size == "tiny":
+        models = {
+            "vit": (support.make_vit(from_timm_registry=False), {}),
+            "gpt2": (support.tiny_gpt2(n_positions=128), {}),
+            "bert": (support.tiny_bert(max_position_embeddings=128),
+                     {"mask_token_id": support.MASK_ID}),
+            "clip": (support.tiny_clip(), {"class_prompts": support.clip_prompts()}),
+        }
+    else:
+        import timm
+        import transformers
+
+        torch.manual_seed(0)
+        bos, eos = 49406, 49407  # CLIP's start/end-of-text ids
+        ids = torch.tensor([[bos, 320 + k, 269, eos] for k in range(NUM_TARGET)])
+        models = {
+            "vit": (timm.create_model("vit_base_patch16_224", pretrained=False), {}),
+            "gpt2": (transformers.GPT2LMHeadModel(transformers.GPT2Config()), {}),
+            "bert": (transformers.BertForMaskedLM(transformers.BertConfig()),
+                     {"mask_token_id": support.MASK_ID}),
+            "clip": (transformers.CLIPModel(transformers.CLIPConfig()),
+                     {"class_prompts": {"input_ids": ids, "attention_mask": torch.ones_like(ids)}}),
+        }
+    return {k: (m.to(device).eval().requires_grad_(False), kw) for k, (m, kw) in models.items()}
+
+
+def _family(name: str, kind: str) -> str:
+    cls = registry.get_manipulation(name) if kind == "manipulation" else registry.get_alignment(name)
+    if "vision-language" in cls.modalities:
+        return "clip"
+    if name in ("warp", "class-embeddings"):
+        return "bert"
+    return "vit" if "vision" in cls.modalities else "gpt2"
+
+
+def _example(name: str, family: str, batch: int):
+    import reference_support as support
+
+    profile = support.ExampleProfile(
+        batch=batch, seq_len=32, mask_id=support.MASK_ID, mask_pos=5, plain_image_seed=1,
+        token_perturbation_max_length=32, padding_prompt_size=32, signal_seed=0,
+        demonstrations="context_ids",
+    )
+    backbone = {"clip": "vit"}.get(family, family)
+    kwargs, x, _ = support.example(name, backbone, backbone == "vit", profile)
+    if family == "clip":
+        kwargs = {"length": 4, **({"meta_reduction": 4} if name == "cocoop" else {})}
+    return kwargs, x
+
+
+def _alignment_kwargs(name: str, num_source: int) -> dict:
+    if name in ("verbalizer", "contextual_calibration"):
+        return {"token_ids": [10 + k for k in range(NUM_TARGET)]}
+    if name == "class-assignment":
+        return {"per_class": 1}
+    return {}
+
+
+def _to(x, device: torch.device):
+    if isinstance(x, torch.Tensor):
+        return x.to(device)
+    if isinstance(x, dict):
+        return {k: _to(v, device) for k, v in x.items()}
+    if isinstance(x, tuple):
+        return tuple(_to(v, device) for v in x)
+    return x
+
+
+def all_methods(args: argparse.Namespace, device: torch.device) -> list[dict]:
+    """One row per registered method: step ms, peak MiB, overhead over the bare backbone."""
+    import contextlib
+
+    models = _backbones(args.size, device)
+    amp = (torch.autocast(device.type, dtype=torch.bfloat16) if args.amp == "bf16"
+           else contextlib.nullcontext())
+    labels = torch.randint(0, NUM_TARGET, (args.batch,), device=device)
+    cases: list[tuple[str, str, str]] = [("bare", "", f) for f in ("vit", "gpt2", "bert", "clip")]
+    cases += [("manipulation", n, _family(n, "manipulation")) for n in registry.list_manipulations()]
+    cases += [("alignment", n, _family(n, "alignment")) for n in registry.list_alignments()
+              if n != "self_consistency"]  # votes over generations, not a per-step head
+    rows, bare = [], {}
+    for kind, name, family in cases:
+        model, adapter_kwargs = models[family]
+        from reference.backbones import adapt
+
+        adapter = adapt(model, **adapter_kwargs)
+        kwargs, x = _example(name if kind == "manipulation" else "", family, args.batch)
+        align = name if kind == "alignment" else "linear"
+        torch.manual_seed(0)
+        if kind == "manipulation":
+            manipulation = registry.create_manipulation(name, adapter, **kwargs)
+        else:
+            manipulation = Manipulation(adapter)
+        from reference.registry import alignment_inputs, create_alignment
+
+        alignment = create_alignment(align, alignment_inputs(align, adapter), NUM_TARGET,
+                                     **_alignment_kwargs(align, adapter.num_source))
+        rp = Reprogrammed(model, manipulation, alignment, adapter=adapter).to(device)
+        rp.train()
+        x = _to(x, device)
+        params = rp.trainable_parameters()
+        opt = torch.optim.Adam(params, lr=1e-3) if params else None
+        if alignment.needs_statistics:
+            with torch.no_grad(), amp:
+                alignment.initialize(rp.source_logits(x).float(), labels)
+
+        def step(rp: Reprogrammed = rp, x=x, opt=opt) -> None:
+            with amp:
+                loss = F.cross_entropy(rp(x).float(), labels)
+            if opt is not None:
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+
+        for _ in range(args.warmup):
+            step()
+        if device.type == "cuda":
+            torch.cuda.reset_peak_memory_stats(device)
+        times = []
+        for _ in range(args.steps):
+            _sync(device)
+            t0 = time.perf_counter()
+            step()
+            _sync(device)
+            times.append(time.perf_counter() - t0)
+        ms = statistics.median(times) * 1000
+        peak = torch.cuda.max_memory_allocated(device) / 2**20 if device.type == "cuda" else None
+        if kind == "bare":
+            bare[family] = ms
+        rows.append({"kind": kind, "name": name or f"bare {family}", "backbone": family,
+                     "ms": ms, "peak_mib": peak, "trainable": rp.parameter_counts()["trainable"],
+                     "overhead": None if kind == "bare" else ms / bare[family] - 1.0})
+    return rows
+
+
+def print_all(rows: list[dict]) -> None:
+    print(f"  {'method':28s} {'backbone':8s} {'step ms':>9s} {'peak MiB':>9s} "
+          f"{'vs bare':>8s} {'trainable':>11s}")
+    for r in rows:
+        peak = f"{r['peak_mib']:9.0f}" if r["peak_mib"] is not None else f"{'–':>9s}"
+        over = f"{r['overhead'] * 100:7.0f}%" if r["overhead"] is not None else f"{'–':>8s}"
+        print(f"  {r['name']:28s} {r['backbone']:8s} {r['ms']:9.1f} {peak} {over} "
+              f"{r['trainable']:11,d}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--models", nargs="+", default=["resnet18", "vit_tiny_patch16_224"])
@@ -187,6 +351,12 @@ def main(argv: list[str] | None = None) -> int:
         help="wall time, or this process's CPU time (steadier on a shared CPU; CPU device only)",
     )
     parser.add_argument("--limit", type=float, default=0.10, help="overhead regarded as too much")
+    parser.add_argument("--all", action="store_true", help="every registered method (see above)")
+    parser.add_argument("--size", choices=("tiny", "base"), default=None,
+                        help="--all backbones (default: base on CUDA, tiny on CPU)")
+    parser.add_argument("--amp", choices=("bf16", "none"), default=None,
+                        help="--all autocast (default: bf16 on CUDA, none on CPU)")
+    parser.add_argument("--steps", type=int, default=5, help="--all: measured steps per method")
     args = parser.parse_args(argv)
 
     torch.set_num_threads(args.threads)
@@ -201,6 +371,13 @@ def main(argv: list[str] | None = None) -> int:
         if device.type == "cuda"
         else f"CPU, {args.threads} thread(s)"
     )
+    if args.all:
+        args.size = args.size or ("base" if device.type == "cuda" else "tiny")
+        args.amp = args.amp or ("bf16" if device.type == "cuda" else "none")
+        print(f"torch {torch.__version__}; {name}; {args.size} backbones; amp {args.amp}; "
+              f"batch {args.batch}; {args.warmup} warm-up + {args.steps} measured steps")
+        print_all(all_methods(args, device))
+        return 0
     print(
         f"torch {torch.__version__}; {name}; {args.clock} clock; "
         f"{args.warmup} warm-up + {args.rounds} measured rounds"

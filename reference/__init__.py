@@ -12,6 +12,7 @@ implementations register themselves when the registry is first queried.
 
 from .backbones import Adapter, ImageAdapter, TextAdapter, ViTAdapter, adapt
 from .core import MODALITIES, Alignment, Cell, Manipulation, Reprogrammed, TokenBatch
+from .presets import PRESETS, build_preset
 from .registry import (
     build,
     create_alignment,
@@ -28,6 +29,7 @@ from .registry import (
 
 __all__ = [
     "MODALITIES",
+    "PRESETS",
     "Adapter",
     "Alignment",
     "Cell",
@@ -39,6 +41,7 @@ __all__ = [
     "ViTAdapter",
     "adapt",
     "build",
+    "build_preset",
     "create_alignment",
     "create_manipulation",
     "default_alignment",

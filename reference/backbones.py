@@ -366,6 +366,19 @@ def find_layers(model: nn.Module) -> nn.ModuleList:
     )
 
 
+#: Where a layer's attention output projection ``W_O`` lives (its input: the heads' outputs
+#: concatenated, ``(B, N, H·d)``): GPT-2, Llama/Mistral/Qwen/OPT, BERT/RoBERTa, GPT-NeoX, others.
+_OUT_PROJECTION_PATHS = (
+    "attn.c_proj",
+    "self_attn.o_proj",
+    "attention.output.dense",
+    "attention.dense",
+    "self_attn.out_proj",
+    "attn.out_proj",
+    "self_attention.dense",
+)
+
+
 class TextAdapter(Adapter):
     """A ``transformers`` model run from ``inputs_embeds`` with hooks on its layers."""
 
@@ -439,6 +452,63 @@ class TextAdapter(Adapter):
                 f"key/value prefix: {len(prefix)} layers for a {self.num_layers}-layer model"
             )
         return DynamicCache(list(prefix))
+
+    # -- inside attention: the heads' outputs (function vectors) ----------------------------
+    @property
+    def num_heads(self) -> int:
+        return int(self.model.config.num_attention_heads)
+
+    def out_projection(self, layer: int) -> nn.Module:
+        """Layer ``layer``'s attention output projection ``W_O``, whose input is the heads'
+        outputs side by side (head ``h`` in columns ``h·d … (h+1)·d``)."""
+        block = self.layers[layer]
+        for path in _OUT_PROJECTION_PATHS:
+            obj: Any = block
+            for part in path.split("."):
+                obj = getattr(obj, part, None)
+                if obj is None:
+                    break
+            if isinstance(obj, nn.Module):
+                return obj
+        raise TypeError(
+            f"{type(self.model).__name__}: cannot find layer {layer}'s attention output projection "
+            f"(tried {', '.join(_OUT_PROJECTION_PATHS)})"
+        )
+
+    @torch.no_grad()
+    def head_outputs(self, x: Any, layers: Sequence[int]) -> dict[int, Tensor]:
+        """Each listed layer's per-head attention outputs on ``x``, ``(B, N, H, d)``, read where
+        the output projection reads them (a pre-hook on ``W_O``; the run is otherwise plain)."""
+        batch = TokenBatch.coerce(self.to_device(TokenBatch.coerce(x)))
+        seen: dict[int, Tensor] = {}
+        handles = []
+
+        def capture(layer: int) -> Callable:
+            def hook(module: nn.Module, args: tuple) -> None:
+                z = args[0]  # (B, N, H·d)
+                seen[layer] = z.detach().reshape(*z.shape[:2], self.num_heads, -1)
+
+            return hook
+
+        try:
+            for layer in layers:
+                handles.append(self.out_projection(layer).register_forward_pre_hook(capture(layer)))
+            self.forward_embeddings(self.embed(batch), batch.mask(), Manipulation(self))
+        finally:
+            for h in handles:
+                h.remove()
+        return seen
+
+    @torch.no_grad()
+    def project_head(self, layer: int, head: int, value: Tensor) -> Tensor:
+        """Head ``head``'s output ``value`` ``(d,)`` as its contribution to the residual stream,
+        ``W_O[:, h·d:(h+1)·d] · value`` ``(D,)`` (the projection's bias is not the head's)."""
+        proj = self.out_projection(layer)
+        d = value.shape[-1]
+        z = value.new_zeros(2, self.num_heads * d)
+        z[0, head * d : (head + 1) * d] = value
+        out = proj(z.unsqueeze(1).to(self.device)).squeeze(1)  # row 1: the bias alone
+        return (out[0] - out[1]).float()
 
     @property
     def num_source(self) -> int:

@@ -24,6 +24,9 @@ TEXT_DATA_TYPES = ("jsonl", "csv")
 BACKBONES = ("timm", "transformers", "clip")
 TEXT_HEADS = ("masked-lm", "causal-lm", "features")
 EVAL_MODES = ("logits", "generate")
+#: How parameters are updated: back-propagation into ``optimizer``, or zeroth-order SPSA-GC
+#: (``reference.zeroth_order``; ``update_kwargs`` are its ``SPSAConfig`` fields).
+UPDATES = ("backprop", "spsa")
 
 
 class ConfigError(ValueError):
@@ -141,6 +144,8 @@ class TrainConfig:
     device: str = "auto"
     init_max_batches: int | None = None
     grad_clip: float | None = None
+    update: str = "backprop"
+    update_kwargs: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -488,6 +493,8 @@ class _Reader:
                 "init_max_batches", g("init_max_batches"), int, optional=True
             ),
             grad_clip=self.typed("grad_clip", g("grad_clip"), float, optional=True),
+            update=self.choice("update", g("update", "backprop"), UPDATES),
+            update_kwargs=dict(self.typed("update_kwargs", g("update_kwargs") or {}, dict)),
         )
         for name in ("num_classes", "image_size", "batch_size"):
             if getattr(cfg, name) < 1:

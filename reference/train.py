@@ -245,6 +245,19 @@ def make_optimizer(cfg: TrainConfig, params: list[nn.Parameter]) -> torch.optim.
     return cls(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
 
 
+def make_update(cfg: TrainConfig, params: list[nn.Parameter]) -> Any:
+    """The update rule: an optimiser (``update: backprop``) or zeroth-order SPSA-GC."""
+    if cfg.update != "spsa":
+        return make_optimizer(cfg, params)
+    from .zeroth_order import SPSA, SPSAConfig
+
+    try:
+        settings = SPSAConfig(**{"seed": cfg.seed, **cfg.update_kwargs})
+    except (TypeError, ValueError) as exc:
+        raise cfg.error("update_kwargs", str(exc)) from None
+    return SPSA(params, settings)
+
+
 def make_scheduler(
     cfg: TrainConfig, optimizer: torch.optim.Optimizer, steps_per_epoch: int
 ) -> torch.optim.lr_scheduler.LambdaLR:
@@ -332,6 +345,7 @@ def train_one_epoch(
     alignment = reprogrammed.alignment
     observe = alignment.needs_statistics
     params = reprogrammed.trainable_parameters()
+    zeroth = getattr(optimizer, "zeroth_order", False)
     step_module.train()
     sums = {"loss": 0.0, "correct": 0.0, "n": 0.0}
     bar = tqdm(
@@ -344,12 +358,14 @@ def train_one_epoch(
     for x, y in bar:
         x = to_device(x, info.device)
         y = y.to(info.device, non_blocking=True)
-        with _autocast(cfg, info.device):
+        with _autocast(cfg, info.device), torch.set_grad_enabled(not zeroth):
             source, logits = step_module(x)
             loss = F.cross_entropy(logits.float(), y)
         if observe:  # ILM/BLM: statistics of *this* pass, from every rank
             alignment.observe(gather(source.detach().float(), info), gather(y, info))
-        if optimizer is not None:
+        if zeroth:  # SPSA: losses at perturbed parameters, averaged over ranks, no backward
+            optimizer.step(lambda x=x, y=y: _rank_mean(_loss(cfg, info, step_module, x, y), info))
+        elif optimizer is not None:
             optimizer.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()
             if cfg.grad_clip is not None:
@@ -370,6 +386,22 @@ def train_one_epoch(
     if observe:
         alignment.refresh()
     return all_reduce_sums(sums, info)
+
+
+def _loss(cfg: TrainConfig, info: DistInfo, step_module: nn.Module, x: Tensor, y: Tensor) -> Tensor:
+    with _autocast(cfg, info.device):
+        return F.cross_entropy(step_module(x)[1].float(), y)
+
+
+def _rank_mean(loss: Tensor, info: DistInfo) -> Tensor:
+    """The loss averaged over ranks, so every rank takes the same zeroth-order step."""
+    if not info.enabled:
+        return loss
+    import torch.distributed as dist
+
+    loss = loss.detach().clone()
+    dist.all_reduce(loss)
+    return loss / info.world_size
 
 
 @torch.no_grad()
@@ -522,11 +554,14 @@ def train(
     train_loader, sampler, val_loader = make_loaders(cfg, info, train_set, val_set, pad_id)
 
     params = reprogrammed.trainable_parameters()
-    optimizer = make_optimizer(cfg, params) if params and cfg.epochs else None
-    scheduler = make_scheduler(cfg, optimizer, len(train_loader)) if optimizer else None
+    optimizer = make_update(cfg, params) if params and cfg.epochs else None
+    scheduler = (
+        make_scheduler(cfg, optimizer, len(train_loader))
+        if optimizer is not None and cfg.update == "backprop" else None
+    )
     scaler = torch.amp.GradScaler("cuda", enabled=info.device.type == "cuda" and cfg.amp == "fp16")
     step_module: nn.Module = _Step(reprogrammed)
-    if info.enabled and params:
+    if info.enabled and params and cfg.update == "backprop":
         # No per-step buffer sync: the backbone's buffers never change (eval mode) and the label
         # mappings are kept equal by gathering their statistics, so there is nothing to send.
         step_module = nn.parallel.DistributedDataParallel(

@@ -431,6 +431,17 @@ EXAMPLES: dict[str, Callable[[ExampleContext], Example]] = {
     "coop": _with_plain(lambda c: {"length": 2}),
     "cocoop": _with_plain(lambda c: {"length": 2, "meta_reduction": 4}),
     "concept_erasure": _with_plain(lambda c: {"layers": [1], **c.contrast()}),
+    "pad_prompter": lambda c: ({"pad": 4}, c.images(size=24), None),
+    "function_vector": _with_plain(
+        lambda c: {"layer": 1, "heads": [(0, 0), (1, 1)], "prompts": c.tokens(3, seed=5)}
+    ),
+    "in_context_vector": _with_plain(
+        lambda c: {
+            "inputs": c.tokens(3, seed=5)["input_ids"],
+            "targets": c.tokens(3, seed=6)["input_ids"],
+            "strength": 0.5,
+        }
+    ),
 }
 
 

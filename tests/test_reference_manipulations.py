@@ -137,13 +137,30 @@ def test_manipulation_contract(manip: str, bb: str):
     for name, p in list(m.named_parameters()) + list(rp.alignment.named_parameters()):
         assert p.grad is not None, f"{manip}: no gradient for {name}"
 
-    # An optimiser step changes the trainable parameters and nothing in the backbone.
+    # An optimiser step changes the manipulation (the alignment's moving alone would prove
+    # nothing) and nothing in the backbone.
     trainable = rp.trainable_parameters()
-    before = [p.detach().clone() for p in trainable]
-    torch.optim.Adam(trainable, lr=1e-2).step()
-    assert any(not torch.equal(b, p) for b, p in zip(before, trainable))
+    own = [(n, p) for n, p in m.named_parameters() if p.requires_grad]
+    before = {n: p.detach().clone() for n, p in own}
+    optimiser = torch.optim.Adam(trainable, lr=1e-2)
+    optimiser.step()
+    if own:
+        assert any(not torch.equal(before[n], p) for n, p in own), f"{manip}: left as it was"
     for k, v in model.state_dict().items():
         assert torch.equal(v, frozen_before[k]), f"backbone tensor {k} changed"
+
+    # After that step the manipulation gets non-zero gradients (at initialisation some
+    # legitimately get exactly zero, e.g. SMM's mask generator behind a zero pattern): every
+    # parameter on the transformers; on the 32 px ResNet, whose strided convolutions never read
+    # some border rows, the manipulation as a whole.
+    optimiser.zero_grad(set_to_none=True)
+    rp(x).square().mean().backward()
+    nonzero = {n: p.grad is not None and bool(p.grad.abs().sum() > 0) for n, p in own}
+    if bb == "resnet18":
+        assert not own or any(nonzero.values()), f"{manip}: zero gradient after a step"
+    else:
+        zero = [n for n, ok in nonzero.items() if not ok]
+        assert not zero, f"{manip}: zero gradient after a step for {', '.join(zero)}"
 
     # Parameter counts.
     counts = rp.parameter_counts()

@@ -5,6 +5,8 @@ the arithmetic they claim."""
 
 from __future__ import annotations
 
+import copy
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -274,9 +276,26 @@ def test_hard_prompt_equals_reading_the_prompt_tokens():
 
 def test_hard_prompt_vision_inserts_exemplar_patch_tokens():
     adapter = adapt(vit())
-    m = create_manipulation("hard_prompt", adapter, images=torch.rand(2, 3, 32, 32))
-    assert m.tokens.shape == (2 * 16, 32)
-    assert adapter.run(torch.rand(3, 3, 32, 32), m).shape == (3, 10)
+    exemplars = torch.rand(2, 3, 32, 32)
+    m = create_manipulation("hard_prompt", adapter, images=exemplars)
+    model = adapter.model
+    # The exemplars' patch tokens, by hand through timm's own embedding (class token dropped).
+    with torch.no_grad():
+        normed = (exemplars - adapter.mean.view(1, -1, 1, 1)) / adapter.std.view(1, -1, 1, 1)
+        patches = model.norm_pre(model._pos_embed(model.patch_embed(normed)))[:, 1:]
+    torch.testing.assert_close(m.tokens, patches.reshape(-1, 32))
+    # The query reads them between its class token and its patches; the head pools the
+    # original tokens only.
+    x = torch.rand(3, 3, 32, 32)
+    with torch.no_grad():
+        q = model.norm_pre(model._pos_embed(model.patch_embed(
+            (x - adapter.mean.view(1, -1, 1, 1)) / adapter.std.view(1, -1, 1, 1))))
+        seq = torch.cat([q[:, :1], patches.reshape(1, -1, 32).expand(3, -1, -1), q[:, 1:]], 1)
+        for block in model.blocks:
+            seq = block(seq)
+        seq = torch.cat([seq[:, :1], seq[:, 1 + 32 :]], 1)
+        expected = model.forward_head(model.norm(seq))
+    torch.testing.assert_close(adapter.run(x, m), expected, atol=1e-5, rtol=1e-5)
 
 
 def test_soft_prompt_inits_and_changes_the_output():
@@ -325,7 +344,17 @@ def test_reprogramming_layer_maps_series_into_the_embedding_space():
     assert m.vocabulary().shape == (3 * 8 * 8, 32)  # the patch embedding's pixel basis
     assert m.patches(series).shape == (2, 9, 8)  # 64 + 8 replicated, windows of 8 every 8
     assert m.reprogram(series).shape == (2, 9, 32)
-    assert vision.run(series, m).shape == (2, 10)
+    # The ViT reads the reprogrammed patches as its own: class token and position embeddings
+    # added as timm adds them, then its blocks and head (written out here).
+    vit_model = vision.model
+    with torch.no_grad():
+        tokens = m.reprogram(series)
+        seq = torch.cat([vit_model.cls_token.expand(2, -1, -1), tokens], 1)
+        seq = vit_model.norm_pre(seq + vit_model.pos_embed[:, : 1 + 9])
+        for block in vit_model.blocks:
+            seq = block(seq)
+        expected = vit_model.forward_head(vit_model.norm(seq))
+        torch.testing.assert_close(vision.run(series, m), expected, atol=1e-5, rtol=1e-5)
 
     model = gpt2()
     text = adapt(model)
@@ -441,7 +470,9 @@ def test_concept_erasure_projects_out_the_concept_at_its_layers():
 
 
 def test_loreft_keeps_orthonormal_rows_and_its_positions():
-    adapter = adapt(gpt2())
+    # A frozen copy: backward here must leave no gradient on the shared tiny GPT-2, which other
+    # tests check stays gradient-free.
+    adapter = adapt(copy.deepcopy(gpt2()).requires_grad_(False))
     m = create_manipulation("loreft", adapter, rank=3, layers=[0], positions=("last", 2))
     opt = torch.optim.Adam(m.parameters(), lr=0.1)
     for _ in range(3):
@@ -455,9 +486,23 @@ def test_loreft_keeps_orthonormal_rows_and_its_positions():
     torch.testing.assert_close(out[:, :4], h[:, :4])
     assert not torch.allclose(out[:, 4:], h[:, 4:])
     torch.testing.assert_close(m.after_block(1, h), h)
+    # The paper's formula written out independently, vector by vector and row by row of R:
+    # Φ(h) = h + Σ_k R_k (W_k·h + b_k − R_k·h), with R, W, b read from the trained state.
     phi = m.interventions[0]
-    manual = h + (phi.learned(h) - h @ r.T) @ r
-    torch.testing.assert_close(phi(h), manual)
+    R = r.detach().double()
+    W, b = phi.learned.weight.detach().double(), phi.learned.bias.detach().double()
+    manual = h.double().clone()
+    for i in range(h.shape[0]):
+        for j in range(h.shape[1]):
+            v = h[i, j].double()
+            for k in range(R.shape[0]):
+                manual[i, j] += R[k] * (torch.dot(W[k], v) + b[k] - torch.dot(R[k], v))
+    torch.testing.assert_close(phi(h).double(), manual, atol=1e-5, rtol=1e-5)
+    # What defines the intervention: in the subspace R the state becomes W h + b, and the
+    # orthogonal complement is untouched.
+    torch.testing.assert_close((phi(h).double() @ R.T), h.double() @ W.T + b, atol=1e-5, rtol=1e-5)
+    rest = torch.eye(32, dtype=torch.float64) - R.T @ R
+    torch.testing.assert_close(phi(h).double() @ rest, h.double() @ rest, atol=1e-5, rtol=1e-5)
     with pytest.raises(ValueError, match="positions must be"):
         create_manipulation("loreft", adapter, positions="middle")
     with pytest.raises(ValueError, match="out of range"):

@@ -97,7 +97,7 @@ def test_paper_fields_required_optional_and_closed() -> None:
     assert paper["required"] == ["id", "title", "authors", "year", "venue", "url", "paradigm",
                                  *(a.field for a in AXES)]
     assert set(paper["properties"]) == set(paper["required"]) | {
-        "arxiv", "doi", "code", "domain", "backbones", "datasets", "note"}
+        "arxiv", "doi", "code", "domain", "backbones", "datasets", "note", "reference"}
     assert list(paper["properties"]) == list(schema_mod.FIELDS)
     top = build_schema()
     assert top["required"] == ["papers"] and top["additionalProperties"] is False

@@ -16,15 +16,20 @@ flm                 statistical    frequency label mapping, computed once before
 ilm *               statistical    frequency label mapping recomputed every epoch
 blm                 statistical    Bayesian-guided many-to-many mapping from argmax counts
 blm+                statistical    Bayesian-guided mapping from top-K probabilities
+contextual_         statistical    label-word probabilities corrected by diag(p_cf)⁻¹, fitted once
+  calibration                      on content-free inputs (Zhao et al.)
+self_consistency    statistical    majority vote over sampled reasoning paths (Wang et al.)
 ==================  =============  =================================================================
 
 :class:`~reference.alignments.rule_based.AnswerExtractor` (rule-based answer parsing of generated
 text) is not a module on logits and is not registered; evaluation code uses it directly.
 """
 
+from .calibration import ContextualCalibration, calibrate
 from .identity import IdentityAlignment
 from .linear import ClassEmbeddings, LinearAlignment
 from .rule_based import AnswerExtractor, ClassAssignment, Verbalizer, normalize_answer
+from .self_consistency import SelfConsistency, sample_paths
 from .statistical import (
     BayesianLabelMapping,
     BayesianLabelMappingPlus,
@@ -43,15 +48,19 @@ __all__ = [
     "BayesianLabelMappingPlus",
     "ClassAssignment",
     "ClassEmbeddings",
+    "ContextualCalibration",
     "FrequencyLabelMapping",
     "IdentityAlignment",
     "IterativeLabelMapping",
     "LinearAlignment",
     "RandomLabelMapping",
+    "SelfConsistency",
     "Verbalizer",
     "blm_weights",
+    "calibrate",
     "frequency_matrix",
     "greedy_one_to_one",
     "normalize_answer",
+    "sample_paths",
     "topk_probability_matrix",
 ]

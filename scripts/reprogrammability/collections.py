@@ -219,6 +219,42 @@ def _result_rules(ctx: RuleContext) -> None:
                                           "paper's tags")
 
 
+def _paper_reference_rules(ctx: RuleContext) -> None:
+    """A paper's reference implements one of its tag combinations, and its preset is a setting
+    of the named manipulation and alignment."""
+    from . import refcatalog
+
+    cat = refcatalog.load()
+    for index, paper in ctx.entries("papers"):
+        ref = paper.get("reference")
+        if not isinstance(ref, dict):
+            continue
+        manipulation, alignment = ref.get("manipulation"), ref.get("alignment")
+        if not isinstance(manipulation, str) or not isinstance(alignment, str):
+            continue
+        preset = ref.get("preset")
+        if isinstance(preset, str) and preset in cat.presets \
+                and cat.presets[preset] != (manipulation, alignment):
+            m, a = cat.presets[preset]
+            ctx.problem(index, ("reference", "preset"), f"preset {preset!r} is {m} + {a}, not "
+                                                        f"{manipulation} + {alignment}")
+        cell = cat.cell(manipulation, alignment)
+        if cell is None:
+            continue  # an unknown name: reported with a did-you-mean at its own line
+        try:
+            combos = set(product(*(as_tuple(paper[a.field]) for a in AXES)))
+        except (KeyError, TypeError):
+            continue
+        if not all(isinstance(v, str) for c in combos for v in c):
+            continue  # the paper's own tags are broken; that is reported at the tags
+        if cell not in combos:
+            listed = "; ".join(" · ".join(c) for c in sorted(combos))
+            ctx.problem(index, ("reference",),
+                        f"{manipulation} + {alignment} is {' · '.join(cell)}, not one of the "
+                        f"paper's tag combinations ({listed}); name an implementation of its "
+                        "cell or fix the tags")
+
+
 # --- the spec --------------------------------------------------------------------------------
 
 
@@ -297,7 +333,7 @@ PAPERS = Collection(
     ),
     link_fields=(("url",), ("code",)),
     label_field="title",
-    rules=(_paper_rules,),
+    rules=(_paper_rules, _paper_reference_rules),
     required=True,
 )
 

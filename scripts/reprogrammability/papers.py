@@ -30,6 +30,16 @@ class DomainPair:
 
 
 @dataclass(frozen=True)
+class Reference:
+    """The reference/ implementation of a paper's own method (registry names)."""
+
+    manipulation: str
+    alignment: str
+    fidelity: str
+    preset: str | None = None
+
+
+@dataclass(frozen=True)
 class Paper:
     #: The paper's stable id (``elsayed2019adversarial``): BibTeX key, anchor and reference.
     id: str
@@ -53,6 +63,8 @@ class Paper:
     #: Ids of the target datasets (``data/datasets.yaml``) the paper reports results on.
     datasets: tuple[str, ...] = ()
     note: str | None = None
+    #: The paper's own method in reference/, when one is registered.
+    reference: Reference | None = None
     #: 1-based line of the entry's first key, and of each field as written in the YAML file.
     line: int = 0
     lines: dict[str, int] = field(default_factory=dict, compare=False, hash=False, repr=False)
@@ -77,6 +89,7 @@ class Paper:
     def from_entry(cls, entry: dict[str, Any], line: int, lines: dict[str, int]) -> Paper:
         """A validated YAML entry as a record (only validation calls this)."""
         domain = entry.get("domain")
+        ref = entry.get("reference")
         return cls(
             id=entry["id"],
             title=entry["title"],
@@ -97,6 +110,8 @@ class Paper:
             backbones=tuple(entry.get("backbones", ())),
             datasets=tuple(entry.get("datasets", ())),
             note=entry.get("note"),
+            reference=Reference(ref["manipulation"], ref["alignment"], ref["fidelity"],
+                                ref.get("preset")) if ref else None,
             line=line,
             lines=lines,
         )

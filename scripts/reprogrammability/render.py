@@ -28,7 +28,7 @@ from itertools import chain
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from . import results_pages, taxonomy
+from . import refcatalog, results_pages, taxonomy
 from .atomic import write_files
 from .collections import COLLECTIONS, Catalog
 from .errors import UnreadableInput
@@ -261,6 +261,7 @@ class Entry:
         "paradigms",
         "readme_code",
         "readme_item",
+        "runnable",
         "sources",
         "tags",
         "targets",
@@ -317,8 +318,23 @@ class Entry:
                               for d in paper.datasets]
         #: The code link the README may show (None when it would repeat a link, see below).
         self.readme_code: str | None = None
+        #: What runs for the paper in reference/: its own method, or its first cell's stand-in.
+        self.runnable = _runnable(paper, tuple(values[0] for values in tags.values()))
         #: Markdown fragments from templates/items.md.j2, filled in by ``_render_items``.
         self.readme_item = self.taxonomy_item = self.papers_row = ""
+
+
+def _runnable(paper: Paper, first: tuple[str, ...]) -> str:
+    """"runnable: `call` (fidelity)" for a paper with a reference, else "cell stand-in: `call`"
+    (the defaults of ``first``, its first tag combination in vocabulary order, on a text
+    backbone when the paper's source domain is text, else a vision one); "" when the catalogue
+    names neither."""
+    if paper.reference is not None:
+        ref = paper.reference
+        return f"runnable: `{refcatalog.runnable(ref)}` ({ref.fidelity})"
+    modality = "text" if paper.domain and "text" in paper.domain.source else "vision"
+    call = refcatalog.stand_in(first, modality)  # type: ignore[arg-type]
+    return f"cell stand-in: `{call}`" if call else ""
 
 
 _AXIS_FIELDS: tuple[str, ...] = tuple(a.field for a in taxonomy.AXES)
@@ -517,7 +533,7 @@ def _readme_context(entries: list[Entry], catalog: Catalog, pages: dict[str, dic
 def _papers_context(entries: list[Entry]) -> dict:
     header = ["Title", "Authors", "Year", "Venue", "Paradigm"]
     header += [f"{a.symbol} {a.field}" for a in taxonomy.AXES]
-    header += ["Domain", "Backbones", "Datasets", "Links", "Note"]
+    header += ["Domain", "Backbones", "Datasets", "Links", "Reference code", "Note"]
     return {
         "total": len(entries),
         "axes": taxonomy.AXES,

@@ -463,8 +463,10 @@ class _EntryChecker:
         if f.vocab is None:
             return ""
         keys = f.vocab.keys
-        shown = ", ".join(keys) if len(keys) <= 16 else ", ".join(keys[:12]) + ", ... (see " \
-            "scripts/reprogrammability/taxonomy.py)"
+        source = "reference/catalog.json" if f.vocab.name.startswith("reference-") \
+            else "scripts/reprogrammability/taxonomy.py"
+        shown = ", ".join(keys) if len(keys) <= 16 else ", ".join(keys[:12]) + f", ... (see " \
+            f"{source})"
         return f" (expected one of {shown})"
 
     def many(self, rel: Path_, f: Field, value: Any) -> None:

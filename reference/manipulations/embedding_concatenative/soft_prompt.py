@@ -44,7 +44,10 @@ def init_prompts(adapter, shape: tuple[int, ...], init: str, std: float) -> Tens
     raise ValueError(f"prompt init must be 'normal', 'uniform' or 'vocab', got {init!r}")
 
 
-@register_manipulation("soft_prompt", default_for=("vision", "text"))
+@register_manipulation(
+    "soft_prompt", default_for=("vision", "text"), papers=("lester2021power", "jia2022visual"),
+    fidelity="faithful",
+)
 class SoftPrompt(Manipulation):
     """Soft prompts: prompt tuning (Lester et al., EMNLP 2021) and VPT-shallow (Jia et al., ECCV 2022). Cell: learnable · embedding · concatenative."""
 

@@ -33,7 +33,10 @@ def steering_vector(
     return mean_difference(adapter, positives, negatives, layer=layer, pool=pool)
 
 
-@register_manipulation("steering_vector", default_for=("vision", "text"))
+@register_manipulation(
+    "steering_vector", default_for=("vision", "text"), papers=("turner2023steering",),
+    fidelity="faithful",
+)
 class SteeringVector(Manipulation):
     """Fixed steering vector (ActAdd, Turner et al., 2023; CAA, Rimsky et al., ACL 2024). Cell: fixed · hidden · additive.
 

@@ -35,7 +35,9 @@ class LoReFTIntervention(nn.Module):
         return h + (self.learned(h) - h @ r.T) @ r
 
 
-@register_manipulation("loreft", default_for=("vision", "text"))
+@register_manipulation(
+    "loreft", default_for=("vision", "text"), papers=("wu2024reft",), fidelity="faithful"
+)
 class LoReFT(Manipulation):
     """Low-rank representation intervention, LoReFT (Wu et al., NeurIPS 2024). Cell: learnable · hidden · parametric.
 

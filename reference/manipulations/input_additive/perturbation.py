@@ -106,7 +106,10 @@ class CanvasPerturbation(Manipulation):
         return f"{super().extra_repr()}, canvas={self.canvas}, target_size={self.target_size}, mask={self.mask_mode}"
 
 
-@register_manipulation("adversarial_reprogramming", default_for=("vision",))
+@register_manipulation(
+    "adversarial_reprogramming", default_for=("vision",), papers=("elsayed2019adversarial",),
+    fidelity="faithful",
+)
 class AdversarialReprogramming(CanvasPerturbation):
     """Elsayed, Goodfellow & Sohl-Dickstein (ICLR 2019): a bounded program around the centred target. Cell: learnable · input · additive.
 

@@ -77,7 +77,10 @@ class PromptBuilder:
         return self.context() + self.query(text)
 
 
-@register_manipulation("demonstrations", default_for=("text",))
+@register_manipulation(
+    "demonstrations", default_for=("text",), papers=("brown2020language", "wei2022chain"),
+    fidelity="faithful",
+)
 class Demonstrations(Manipulation):
     """In-context demonstrations and chain-of-thought prompts (Brown et al., 2020; Wei et al., 2022; Kojima et al., 2022). Cell: fixed · input · concatenative.
 

@@ -1,13 +1,16 @@
 """Padding prompt: a learnable frame around the shrunken target image
 (λ learnable, ℓ input, τ concatenative).
 
-Bahng et al., "Exploring Visual Prompts for Adapting Large-Scale Models" (2022), and AutoVP
-(Tsao et al., ICLR 2024): the target image is resized to ``S − 2p`` and framed by a learnable
-border of width ``p``, so the prompt is new content joined to the image, not added over it. The
-border is stored as four strips (exactly the ``2·3·p·S + 2·3·p·(S − 2p)`` parameters of the
-papers). Bahng et al. initialise it with ``N(0, 1)`` in normalised-pixel units; this module works
-in ``[0, 1]`` pixels before the model's normalisation, so the frame starts at the model's mean
-colour plus ``N(0, std)`` noise — the same starting point.
+Shrink and frame, as AutoVP (Tsao et al., ICLR 2024) builds its visual prompt for CLIP: the target
+image is resized to ``S − 2p`` and framed by a learnable border of width ``p``, so the prompt is
+new content joined to the image, not added over it (AutoVP pads with zeros and adds an unbounded
+masked delta, which on the zero border is the same thing; it also learns the resize scale, which
+this module does not). The border is stored as four strips (``2·3·p·S +
+2·3·p·(S − 2p)`` parameters) and starts at the model's mean colour plus ``N(0, std²)`` noise,
+i.e. ``N(0, 1)`` after normalisation.
+
+Not Bahng et al.'s pad prompter: theirs keeps the full-size image and *adds* the border to it
+(``pad_prompter``, input · additive, which also offers ILM-VP's sigmoid-bounded frame).
 """
 
 from __future__ import annotations
@@ -23,9 +26,9 @@ from .._common import image_adapter
 
 @register_manipulation("padding_prompt", default_for=("vision",))
 class PaddingPrompt(Manipulation):
-    """Padding prompt (Bahng et al., 2022; AutoVP, Tsao et al., ICLR 2024). Cell: learnable · input · concatenative.
+    """Shrink-and-frame padding prompt (AutoVP, Tsao et al., ICLR 2024). Cell: learnable · input · concatenative.
 
-    Args: pad: border width ``p`` in pixels (default: Bahng's 30 at 224, scaled to the source size)."""
+    Args: pad: border width ``p`` in pixels (default: 30 at 224, scaled to the source size)."""
 
     cell = ("learnable", "input", "concatenative")
     modalities = ("vision",)

@@ -68,7 +68,9 @@ class MaskGenerator(nn.Module):
         return self.net(x.contiguous(memory_format=torch.channels_last))
 
 
-@register_manipulation("sample_specific_mask", default_for=("vision",))
+@register_manipulation(
+    "sample_specific_mask", default_for=("vision",), papers=("cai2024sample",), fidelity="faithful"
+)
 class SampleSpecificMask(Manipulation):
     """Sample-specific masks, SMM (Cai et al., ICML 2024). Cell: learnable · input · parametric.
 
