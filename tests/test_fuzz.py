@@ -204,3 +204,27 @@ def test_append_to_a_file_with_an_unreadable_tag_is_a_database_error(tmp_path):
     with pytest.raises(DatabaseError, match=r"papers\.yaml:3: cannot read a value"):
         Database.load(path).appended([entry])
     assert path.read_text(encoding="utf-8") == text
+
+
+def test_append_after_an_empty_list_item_is_no_value_error(tmp_path):
+    from reprogrammability.yamledit import Database, DatabaseError, NewEntry
+
+    path = tmp_path / "papers.yaml"
+    path.write_bytes(b"papers:\n  - ")
+    entry = NewEntry(title="T", authors=("A B",), year=2020, venue="ICLR",
+                     url="https://example.org/t")
+    try:
+        new_text, lines = Database.load(path).appended([entry])
+    except DatabaseError:
+        return
+    import yaml
+
+    assert yaml.safe_load(new_text)["papers"][-1]["title"] == "T"
+
+
+def test_markdown_links_are_numbered_by_line_ends_not_by_form_feeds():
+    from reprogrammability.links.extract import extract_markdown_text
+
+    text = "a\x0cb \u2028 c\n[x](https://example.org/x)\n"
+    (link,) = extract_markdown_text(text, "f.md")
+    assert link.line == 2

@@ -277,7 +277,7 @@ class Database:
             dash_line = self._dash_line(lines, first.start_mark.line)
             dash = len(lines[dash_line]) - len(lines[dash_line].lstrip(" "))
             key_col = first.start_mark.column
-            if key_col <= dash:  # written as "-\n    title: ..."; use the usual offset
+            if key_col < dash + 2:  # "-\n    title: ..." or "-\ttitle"; use the usual offset
                 key_col = dash + 2
             insert_at = self._end_of_papers(lines)
             # Follow the file's habit of a blank line between entries, if it has one.

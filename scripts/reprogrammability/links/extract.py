@@ -153,11 +153,26 @@ def _unescape(text: str) -> str:
     return _BACKSLASH.sub(r"\1", text)
 
 
+_EOL = re.compile(r"\r\n|\r|\n")
+
+
+def markdown_lines(text: str) -> list[str]:
+    """The lines as CommonMark (and every editor) counts them: ends are LF, CRLF or CR only.
+
+    ``str.splitlines`` also breaks at form feeds, U+0085, U+2028 and others, which would put a
+    link on a line number past the file's end.
+    """
+    lines = _EOL.split(text)
+    if lines and lines[-1] == "":
+        lines.pop()
+    return lines
+
+
 def _rendered_lines(text: str) -> Iterator[tuple[int, str]]:
     """(line number, line) outside fenced code, with HTML comments blanked out."""
     fence: tuple[str, int] | None = None
     in_comment = False
-    for number, line in enumerate(text.splitlines(), 1):
+    for number, line in enumerate(markdown_lines(text), 1):
         if fence is not None:
             m = _FENCE_OPEN.match(line)
             if (
