@@ -214,7 +214,7 @@ def test_append_after_an_empty_list_item_is_no_value_error(tmp_path):
     entry = NewEntry(title="T", authors=("A B",), year=2020, venue="ICLR",
                      url="https://example.org/t")
     try:
-        new_text, lines = Database.load(path).appended([entry])
+        new_text, _ = Database.load(path).appended([entry])
     except DatabaseError:
         return
     import yaml

@@ -276,9 +276,8 @@ class Database:
             first = items[0]
             dash_line = self._dash_line(lines, first.start_mark.line)
             dash = len(lines[dash_line]) - len(lines[dash_line].lstrip(" "))
-            key_col = first.start_mark.column
-            if key_col < dash + 2:  # "-\n    title: ..." or "-\ttitle"; use the usual offset
-                key_col = dash + 2
+            # Keys at least two columns right of the dash ("-\n    title: ...", an empty item).
+            key_col = max(first.start_mark.column, dash + 2)
             insert_at = self._end_of_papers(lines)
             # Follow the file's habit of a blank line between entries, if it has one.
             if len(items) >= 2:
