@@ -15,7 +15,6 @@ Everything works on text as well as files so ``--changed-only`` can extract from
 
 from __future__ import annotations
 
-import html
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -150,7 +149,8 @@ def _child(node, path: tuple[str, ...]):
 
 
 def _unescape(text: str) -> str:
-    return _BACKSLASH.sub(r"\1", text)
+    # Most text has no backslash: skip the substitution (and its template expansion) outright.
+    return _BACKSLASH.sub(r"\1", text) if "\\" in text else text
 
 
 _EOL = re.compile(r"\r\n|\r|\n")
@@ -323,7 +323,10 @@ def extract_markdown_text(text: str, relpath: str) -> list[Link]:
         if not line.strip():
             continue
         # Code spans never hold links; blank them (same length keeps columns meaningful).
-        line = _CODE_SPAN.sub(lambda m: " " * len(m.group(0)), line)
+        # Each pattern below needs a literal character (a backtick, "<", "=", "://"): a line
+        # without it skips that scan, which is most of the cost on a long list of plain links.
+        if "`" in line:
+            line = _CODE_SPAN.sub(lambda m: " " * len(m.group(0)), line)
         found: list[tuple[str, str]] = []
         m = _REF_DEF.match(line)
         if m:
@@ -332,18 +335,23 @@ def extract_markdown_text(text: str, relpath: str) -> list[Link]:
             line = _blank(line, 0, m.end())
         inline, line = _inline_links(line)
         found.extend(inline)
-        for m in _AUTOLINK.finditer(line):
-            found.append((m.group(1), "autolink"))
-        line = _AUTOLINK.sub(lambda m: " " * len(m.group(0)), line)
-        for m in _HTML_ATTR.finditer(line):
-            found.append(
-                (html.unescape(m.group(1) if m.group(1) is not None else m.group(2)), "html")
-            )
-        line = _HTML_ATTR.sub(lambda m: " " * len(m.group(0)), line)
-        for m in _BARE.finditer(line):
-            url = _trim_bare(m.group(0))
-            if len(url) > len("https://"):
-                found.append((url, "bare"))
+        if "<" in line:
+            for m in _AUTOLINK.finditer(line):
+                found.append((m.group(1), "autolink"))
+            line = _AUTOLINK.sub(lambda m: " " * len(m.group(0)), line)
+        if "=" in line:
+            import html  # only for HTML attributes: kept off the start-up of every run
+
+            for m in _HTML_ATTR.finditer(line):
+                found.append(
+                    (html.unescape(m.group(1) if m.group(1) is not None else m.group(2)), "html")
+                )
+            line = _HTML_ATTR.sub(lambda m: " " * len(m.group(0)), line)
+        if "://" in line:
+            for m in _BARE.finditer(line):
+                url = _trim_bare(m.group(0))
+                if len(url) > len("https://"):
+                    found.append((url, "bare"))
         for target, construct in found:
             target = target.strip()
             if target:
@@ -368,6 +376,8 @@ def heading_text(raw: str) -> str:
     text = re.sub(r"<[^>]+>", "", text)  # HTML tags (e.g. <a id="x"></a>) vanish
     text = re.sub(r"(?<![A-Za-z0-9])_+|_+(?![A-Za-z0-9])", "", text)  # _emphasis_
     text = re.sub(r"\x00(\d+)\x00", lambda m: protected[int(m.group(1))], text)
+    import html  # only for anchors (local links), not on every run's start-up
+
     return html.unescape(text).strip()
 
 
@@ -404,6 +414,8 @@ def headings(text: str) -> list[str]:
 def markdown_anchors(text: str) -> set[str]:
     """Every fragment a rendered page answers to: heading slugs (with -1, -2 suffixes on
     duplicates) and explicit ``id``/``name`` attributes."""
+    import html  # only for anchors (local links), not on every run's start-up
+
     anchors = set(unique_slugs(headings(text)))
     for _, line in _rendered_lines(text):
         line = _CODE_SPAN.sub(lambda m: " " * len(m.group(0)), line)

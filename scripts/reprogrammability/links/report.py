@@ -154,7 +154,9 @@ def to_json(checked: list[Checked], warnings: list[str], *, inputs: list[str]) -
     # One result per line: readable, diffable, and written by json's C encoder (``indent``
     # forces the pure-Python one, which took a third of a 2,000-link run's CPU).
     head = json.dumps(payload, indent=2, ensure_ascii=False)
-    rows = ",\n    ".join(json.dumps(grouped[k], ensure_ascii=False) for k in order)
+    # One encoder for all rows: ``json.dumps`` with a keyword builds a new one per call.
+    encode = json.JSONEncoder(ensure_ascii=False).encode
+    rows = ",\n    ".join(encode(grouped[k]) for k in order)
     results = f'  "results": [\n    {rows}\n  ],\n' if rows else '  "results": [],\n'
     return head[:2] + results + head[2:] + "\n"
 
