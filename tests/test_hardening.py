@@ -21,28 +21,11 @@ from reprogrammability import arxiv_ids, atomic, cli
 from reprogrammability.arxiv import normalize_id
 from reprogrammability.bibtex import export_bib
 from reprogrammability.papers import Paper
-from reprogrammability.taxonomy import AXES, PARADIGM_KEYS
 from reprogrammability.validate import load_bytes
+from test_validate import entry  # one valid paper's YAML, shared with the validator tests
 
 ROOT = Path(__file__).resolve().parents[1]
 VALID_DIR = ROOT / "tests" / "fixtures" / "collections" / "valid"
-
-
-def entry(n: int = 0, **raw: str) -> str:
-    """YAML text of one valid paper (unique by ``n``); ``raw`` replaces or adds fields."""
-    fields = {
-        "id": f"paper-{n}",
-        "title": f'"Paper number {n}"',
-        "authors": "[Ada Tsai, Bo Chen]",
-        "year": "2021",
-        "venue": "ICLR",
-        "arxiv": f'"2101.{n:05d}"',
-        "url": f"https://arxiv.org/abs/2101.{n:05d}",
-        "paradigm": PARADIGM_KEYS[0],
-        **{axis.field: axis.keys[0] for axis in AXES},
-    }
-    fields.update(raw)
-    return "  - " + "\n    ".join(f"{k}: {v}" for k, v in fields.items() if v is not None) + "\n"
 
 
 def messages(*entries: str) -> list[str]:

@@ -23,7 +23,8 @@ ALIGNMENT = AXES_BY_FIELD["alignment"].keys
 
 
 def entry(n: int = 0, drop: tuple[str, ...] = (), **raw: str) -> str:
-    """YAML text of one valid entry (unique by ``n``); ``raw`` replaces or adds fields."""
+    """YAML text of one valid entry (unique by ``n``); ``raw`` replaces or adds fields (None, or
+    ``drop``, leaves a field out)."""
     fields = {
         "id": f"paper-{n}",
         "title": f'"Paper number {n}"',
@@ -36,7 +37,7 @@ def entry(n: int = 0, drop: tuple[str, ...] = (), **raw: str) -> str:
         **{axis.field: axis.keys[0] for axis in AXES},
     }
     fields.update(raw)
-    lines = [f"{k}: {v}" for k, v in fields.items() if k not in drop]
+    lines = [f"{k}: {v}" for k, v in fields.items() if k not in drop and v is not None]
     return "  - " + "\n    ".join(lines) + "\n"
 
 
