@@ -508,6 +508,12 @@ def test_papers_experiment_records_valid_result_rows(
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     record = tmp_path / "db" / "results.yaml"
     record.parent.mkdir()
+    # --record validates the rows beside the real papers and the datasets plus the experiment's.
+    shutil.copy(ROOT / "data" / "papers.yaml", record.parent / "papers.yaml")
+    datasets = (ROOT / "data" / "datasets.yaml").read_text(encoding="utf-8")
+    if f"- id: {papers_text.DATASET_ID}\n" not in datasets:  # the entry the rows need
+        datasets = datasets.rstrip("\n") + "\n\n" + papers_text.DATASET_ENTRY
+    (record.parent / "datasets.yaml").write_text(datasets)
     papers = yaml.safe_load((ROOT / "data" / "papers.yaml").read_text(encoding="utf-8"))["papers"]
     subset = tmp_path / "papers.yaml"  # every fourth paper keeps the test short
     subset.write_text(yaml.safe_dump({"papers": papers[::4]}), encoding="utf-8")
@@ -541,11 +547,6 @@ def test_papers_experiment_records_valid_result_rows(
     assert test_ids and all(papers_text.in_test_set(i) for i in test_ids)
     assert sum(report["counts"]["test"].values()) == len(test_ids)
     # The rows validate against the real papers and the datasets plus the experiment's entry.
-    shutil.copy(ROOT / "data" / "papers.yaml", record.parent / "papers.yaml")
-    datasets = (ROOT / "data" / "datasets.yaml").read_text(encoding="utf-8")
-    if f"- id: {papers_text.DATASET_ID}\n" not in datasets:  # the entry the rows need
-        datasets = datasets.rstrip("\n") + "\n\n" + papers_text.DATASET_ENTRY
-    (record.parent / "datasets.yaml").write_text(datasets)
     assert load(record.parent / "datasets.yaml").problems == []
     assert load(record).problems == []
     recorded = yaml.safe_load(record.read_text())["results"]

@@ -536,16 +536,11 @@ def main(argv: list[str] | None = None) -> int:
         f"{args.threads} thread(s)"
     )
     if args.record:
-        from reprogrammability.record import RecordError, record, today
+        from reprogrammability.record import record_and_report, today
 
         rows = result_rows(runs, command=command_line(args), machine=report["machine"],
                            commit=str(commit), date=today())
-        try:
-            n = record(args.record, rows)
-        except RecordError as exc:
-            print(exc)
-            return 1
-        print(f"recorded {n} rows in {args.record}")
+        return record_and_report(args.record, rows)
     return 0
 
 

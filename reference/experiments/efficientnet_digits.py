@@ -452,17 +452,12 @@ def main(argv: list[str] | None = None) -> int:
     print(table)
     print(f"\nwall time {wall:.0f} s at {args.size} px, {args.threads} thread(s)")
     if args.record:
-        from reprogrammability.record import RecordError, record, today
+        from reprogrammability.record import record_and_report, today
 
         recorded = result_rows(rows, reprogramming_methods(args.size),
                                command=command_line(args), machine=report["machine"],
                                commit=str(commit), date=today())
-        try:
-            n = record(args.record, recorded)
-        except RecordError as exc:
-            print(exc)
-            return 1
-        print(f"recorded {n} rows in {args.record}")
+        return record_and_report(args.record, recorded)
     return 0
 
 

@@ -28,7 +28,9 @@ numbers as indicative); every trained method runs with each seed. The test set i
 a quarter of ~100 papers), so one paper is several points of accuracy.
 
 Run: ``python -m reference.experiments.papers_text`` (``--help`` for options); ``--record
-PATH`` appends the rows in the format of ``data/results.yaml``.
+PATH`` records the rows in ``data/results.yaml``'s format through the same validation as the
+other experiments (``reprogrammability.record``: all-or-nothing, replacing an earlier run of
+the same setting).
 """
 
 from __future__ import annotations
@@ -292,19 +294,6 @@ def result_rows(
     ]
 
 
-def append_rows(path: Path, rows: list[dict[str, Any]]) -> None:
-    """Append rows to a ``results:`` YAML file (created if missing), atomically."""
-    from reprogrammability.atomic import write_text_atomic
-
-    text = path.read_text(encoding="utf-8") if path.is_file() else "results:\n"
-    if not text.endswith("\n"):
-        text += "\n"
-    for row in rows:
-        dumped = yaml.safe_dump([row], sort_keys=False, allow_unicode=True, width=100)
-        text += "\n" + "".join(f"  {line}\n" for line in dumped.splitlines())
-    write_text_atomic(path, text)
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog=COMMAND, description=__doc__.split("\n\n")[0])
     parser.add_argument(
@@ -330,7 +319,7 @@ def main(argv: list[str] | None = None) -> int:
         "--record",
         default=None,
         metavar="PATH",
-        help="append the soft-prompt rows, in data/results.yaml's format, to PATH",
+        help="record the soft-prompt rows in PATH (data/results.yaml's format, validated, all-or-nothing)",
     )
     args = parser.parse_args(argv)
     if args.threads:
@@ -391,8 +380,9 @@ def main(argv: list[str] | None = None) -> int:
         command = " ".join([COMMAND, *given])
         source = {"command": command, "commit": commit, "machine": report["machine"], "date": date}
         settings = {"max_length": args.max_length, "prompt_length": args.prompt_length}
-        append_rows(Path(args.record), result_rows(rows, counts, settings, source))
-        print(f"rows appended to {args.record}")
+        from reprogrammability.record import record_and_report
+
+        return record_and_report(args.record, result_rows(rows, counts, settings, source))
     return 0
 
 

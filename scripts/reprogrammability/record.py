@@ -175,3 +175,18 @@ def record(path: str | Path, rows: list[Mapping[str, Any]]) -> int:
                           f"invalid:\n{listed}")
     write_text_atomic(target, new)
     return len(rows)
+
+
+def record_and_report(path: str | Path, rows: list[Mapping[str, Any]]) -> int:
+    """What an experiment's ``--record PATH`` does: :func:`record`, then say what happened.
+
+    Returns the exit status: 0 when the rows were written, 1 (with every problem printed) when
+    nothing was.
+    """
+    try:
+        n = record(path, rows)
+    except RecordError as exc:
+        print(exc)
+        return 1
+    print(f"recorded {n} rows in {path}")
+    return 0
