@@ -738,6 +738,10 @@ def main(argv: list[str] | None = None) -> int:
     info = init_distributed(cfg.device)
     try:
         train(cfg, info, resume=args.resume)
+        # Every rank waits here until all have received the final summary, so no rank tears the
+        # process group down (closing its sockets) while another is still inside a collective.
+        # Only on success: after an error the other ranks may never arrive.
+        barrier(info)
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -13,8 +13,13 @@ length, another seed), the difference is a parameter here, so each file keeps it
 from __future__ import annotations
 
 import functools
+import os
+import shutil
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -454,3 +459,34 @@ def example(name: str, backbone: str, vision: bool, profile: ExampleProfile) -> 
     if build is None:
         return {}, context.plain(), context.plain()
     return build(context)
+
+
+# ------------------------------------------------------------------------------ torchrun
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run_torchrun(args: list[str], nproc: int = 2, timeout: float = 180) -> subprocess.CompletedProcess[str]:
+    """``torchrun -m reference.train ARGS`` on ``nproc`` CPU processes (gloo), offline.
+
+    The rendezvous binds an ephemeral port on 127.0.0.1, so parallel tests never collide; every
+    rank prints its Python stacks if it aborts, so a failure message says where.
+    """
+    torchrun = shutil.which("torchrun") or str(Path(sys.executable).with_name("torchrun"))
+    env = dict(
+        os.environ,
+        OMP_NUM_THREADS="1",
+        HF_HUB_OFFLINE="1",
+        PYTHONFAULTHANDLER="1",
+        PYTHONPATH=os.pathsep.join([str(ROOT), str(ROOT / "scripts")]),
+    )
+    return subprocess.run(
+        [torchrun, f"--nproc_per_node={nproc}", "--rdzv-backend=c10d",
+         "--rdzv-endpoint=127.0.0.1:0", "-m", "reference.train", *args],
+        check=False, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout,
+    )
+
+
+def torchrun_failure(proc: subprocess.CompletedProcess[str]) -> str:
+    """The end of both streams: the ranks' own output first, then torchrun's report."""
+    return proc.stdout[-2000:] + "\n--- stderr ---\n" + proc.stderr[-6000:]

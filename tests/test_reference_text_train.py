@@ -10,11 +10,8 @@ checked against it exactly as against a real tokenizer.
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
 from typing import Any
@@ -22,7 +19,7 @@ from typing import Any
 import pytest
 import torch
 import yaml
-from reference_support import one_torch_thread  # noqa: F401
+from reference_support import one_torch_thread, run_torchrun, torchrun_failure  # noqa: F401
 
 from reference.checkpoint import load_checkpoint
 from reference.config import ConfigError, load_config
@@ -457,36 +454,10 @@ def test_ddp_two_cpu_ranks_agree_on_text(
     tmp_path: Path, models: dict[str, Path], data: dict[str, Path]
 ) -> None:
     """torchrun, 2 processes, gloo, a soft prompt on the tiny causal LM: both ranks end equal."""
-    torchrun = shutil.which("torchrun") or str(Path(sys.executable).with_name("torchrun"))
     path = ROOT / "reference" / "configs" / "prompt_tuning_clm.yaml"
     out = tmp_path / "out"
-    env = dict(
-        os.environ,
-        OMP_NUM_THREADS="1",
-        HF_HUB_OFFLINE="1",
-        PYTHONPATH=os.pathsep.join([str(ROOT), str(ROOT / "scripts")]),
-    )
-    proc = subprocess.run(
-        [
-            torchrun,
-            "--nproc_per_node=2",
-            "--rdzv-backend=c10d",
-            "--rdzv-endpoint=127.0.0.1:0",
-            "-m",
-            "reference.train",
-            "--config",
-            str(path),
-            "--override",
-            *_overrides(path, models, data, out),
-        ],
-        check=False,
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
-    assert proc.returncode == 0, textwrap.shorten(proc.stderr, 4000)
+    proc = run_torchrun(["--config", str(path), "--override", *_overrides(path, models, data, out)])
+    assert proc.returncode == 0, torchrun_failure(proc)
     summary = json.loads((out / "summary.json").read_text())
     assert summary["world_size"] == 2 and summary["ranks_agree"]
     assert len(summary["rank_checksums"]) == 2

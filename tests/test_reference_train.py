@@ -7,17 +7,12 @@ nothing is downloaded; the DDP test starts two CPU processes with ``torchrun`` a
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import subprocess
-import sys
-import textwrap
 from pathlib import Path
 
 import pytest
 import torch
 
-from reference_support import VIT_KWARGS as TINY_VIT, one_torch_thread  # noqa: F401
+from reference_support import VIT_KWARGS as TINY_VIT, one_torch_thread, run_torchrun, torchrun_failure  # noqa: F401
 
 from reference import registry
 from reference.checkpoint import load_checkpoint
@@ -342,32 +337,8 @@ def test_other_families_train_through_the_cli(
 @pytest.mark.slow
 def test_ddp_two_cpu_ranks_agree(tmp_path: Path) -> None:
     """torchrun, 2 processes, gloo: same parameters and label mapping on both ranks; rank 0 writes."""
-    torchrun = shutil.which("torchrun") or str(Path(sys.executable).with_name("torchrun"))
-    path = _config(tmp_path, epochs=1)
-    env = dict(
-        os.environ,
-        OMP_NUM_THREADS="1",
-        PYTHONPATH=os.pathsep.join([str(ROOT), str(ROOT / "scripts")]),
-    )
-    proc = subprocess.run(
-        [
-            torchrun,
-            "--nproc_per_node=2",
-            "--rdzv-backend=c10d",
-            "--rdzv-endpoint=127.0.0.1:0",
-            "-m",
-            "reference.train",
-            "--config",
-            str(path),
-        ],
-        check=False,
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
-    assert proc.returncode == 0, textwrap.shorten(proc.stderr, 4000)
+    proc = run_torchrun(["--config", str(_config(tmp_path, epochs=1))])
+    assert proc.returncode == 0, torchrun_failure(proc)
     out = tmp_path / "out"
     summary = json.loads((out / "summary.json").read_text())
     assert summary["world_size"] == 2
