@@ -288,82 +288,75 @@ def _family(family: str, modality: str, *names: str) -> tuple[Backbone, ...]:
     return tuple(Backbone(n, family, modality) for n in names)
 
 
-#: Canonical backbone names (FORMATS.md); add a new one to its family's line.
+#: Canonical backbone names (FORMATS.md); add a new one to its family's line. A family's plain
+#: name (``CLIP``, ``BERT``, ``ViT``) is for papers whose sources name the family but not the
+#: size; ``(from scratch)`` marks an architecture the authors trained themselves.
 BACKBONES: tuple[Backbone, ...] = (
-    *_family("ResNet", "image", "ResNet-18", "ResNet-50", "ResNet-101", "Wide ResNet-50-2",
-             "ResNeXt-101"),
+    # image
+    *_family("ResNet", "image", "ResNet-18", "ResNet-50", "ResNet-50 v2", "ResNet-101",
+             "Wide ResNet-50-2", "ResNeXt-101"),
+    *_family("BiT", "image", "BiT-M R50x1"),
     *_family("Inception", "image", "Inception-v3"),
-    *_family("EfficientNet", "image", "EfficientNet-B0"),
-    *_family("ViT", "image", "ViT-B/16", "ViT-B/32", "ViT-L/16", "ViT-H/14", "MAE ViT-B/16"),
+    *_family("EfficientNet", "image", "EfficientNet-B0", "EfficientNet-Lite0"),
+    *_family("ViT", "image", "ViT", "ViT-B/16", "ViT-B/32", "ViT-L/16", "ViT-H/14", "MAE ViT-B/16",
+             "ViT 3x64 (digits 0-4)"),
     *_family("Swin", "image", "Swin-B"),
     *_family("ConvNeXt", "image", "ConvNeXt-B"),
+    *_family("SegFormer", "image", "SegFormer MiT-B4"),
     *_family("MAE-VQGAN", "image", "MAE-VQGAN"),
-    *_family("CLIP", "multimodal", "CLIP RN50", "CLIP RN101", "CLIP ViT-B/32", "CLIP ViT-B/16",
-             "CLIP ViT-L/14"),
+    *_family("MaskGIT", "image", "MaskGIT"),
+    *_family("GAN", "image", "GAN"),
+    # multimodal
+    *_family("CLIP", "multimodal", "CLIP", "CLIP RN50", "CLIP RN101", "CLIP ViT-B/32",
+             "CLIP ViT-B/16", "CLIP ViT-L/14"),
+    *_family("OpenCLIP", "multimodal", "OpenCLIP ViT-H/14"),
+    *_family("EVA-CLIP", "multimodal", "EVA-CLIP ViT-g/14"),
     *_family("BLIP-2", "multimodal", "BLIP-2"),
     *_family("Flamingo", "multimodal", "Flamingo"),
     *_family("LLaVA", "multimodal", "LLaVA"),
-    *_family("BERT", "text", "BERT-base", "BERT-large"),
-    *_family("RoBERTa", "text", "RoBERTa-base", "RoBERTa-large"),
+    *_family("MiniGPT-4", "multimodal", "MiniGPT-4"),
+    *_family("SPHINX", "multimodal", "SPHINX-v2-1k"),
+    *_family("GPT-4V", "multimodal", "GPT-4V"),
+    *_family("Latent Diffusion", "multimodal", "Latent Diffusion", "Stable Diffusion"),
+    # text
+    *_family("BERT", "text", "BERT", "BERT-base", "BERT-large"),
+    *_family("TinyBERT", "text", "TinyBERT"),
+    *_family("RoBERTa", "text", "RoBERTa", "RoBERTa-base", "RoBERTa-large"),
     *_family("DeBERTa", "text", "DeBERTa"),
     *_family("ALBERT", "text", "ALBERT"),
     *_family("MiniLM", "text", "all-MiniLM-L6-v2"),
-    *_family("T5", "text", "T5-base", "T5-large", "T5-XXL"),
-    *_family("GPT", "text", "GPT-2", "GPT-2 XL", "GPT-3", "InstructGPT", "GPT-4"),
+    *_family("BART", "text", "BART"),
+    *_family("T5", "text", "T5", "T5-base", "T5-large", "T5-XXL", "T5-11B"),
+    *_family("Flan-T5", "text", "Flan-T5-large", "Flan-T5-XL", "Flan-T5-XXL"),
+    *_family("UL2", "text", "UL2"),
+    *_family("GPT", "text", "GPT-2", "GPT-2 Large", "GPT-2 XL", "GPT-2 (from scratch)", "GPT-3",
+             "Codex", "InstructGPT", "GPT-3.5 Turbo", "GPT-4"),
     *_family("GPT-J", "text", "GPT-J 6B"),
-    *_family("GPT-NeoX", "text", "GPT-NeoX 20B"),
-    *_family("PaLM", "text", "PaLM 540B"),
-    *_family("LaMDA", "text", "LaMDA 137B"),
-    *_family("OPT", "text", "OPT"),
+    *_family("GPT-Neo", "text", "GPT-Neo 2.7B"),
+    *_family("GPT-NeoX", "text", "GPT-NeoX", "GPT-NeoX 20B"),
+    *_family("Fairseq dense LM", "text", "Fairseq dense LM 1.3B", "Fairseq dense LM 2.7B"),
+    *_family("Megatron-LM", "text", "Megatron-LM 11B"),
+    *_family("OPT", "text", "OPT", "OPT 2.7B", "OPT 6.7B"),
     *_family("BLOOM", "text", "BLOOM"),
-    *_family("LLaMA", "text", "LLaMA 7B", "LLaMA-2 7B", "LLaMA-2 13B", "LLaMA-2 70B",
-             "Vicuna 7B"),
+    *_family("PaLM", "text", "PaLM 540B", "PaLM 2-S", "PaLM 2-M", "PaLM 2-L"),
+    *_family("LaMDA", "text", "LaMDA 137B"),
+    *_family("LLaMA", "text", "LLaMA", "LLaMA 7B", "LLaMA-2 7B", "LLaMA-2 13B", "LLaMA-2 70B",
+             "LLaMA-2-Chat 7B", "LLaMA-2-Chat 13B", "LLaMA-2-Chat 70B", "Alpaca 7B",
+             "Vicuna 7B", "Vicuna 13B"),
     *_family("Mistral", "text", "Mistral 7B"),
+    *_family("Falcon", "text", "Falcon 7B"),
+    *_family("Gemma", "text", "Gemma 7B"),
+    *_family("Claude", "text", "Claude 2"),
+    *_family("LSTM", "text", "LSTM"),
+    # audio
     *_family("wav2vec 2.0", "audio", "wav2vec 2.0"),
     *_family("HuBERT", "audio", "HuBERT"),
     *_family("AST", "audio", "AST"),
-    *_family("UL2", "text", "UL2"),  # added for facets
-    *_family("BiT", "image", "BiT-M R50x1"),  # added for facets
-    *_family("BART", "text", "BART"),  # added for facets
-    *_family("Flan-T5", "text", "Flan-T5-large", "Flan-T5-XL", "Flan-T5-XXL"),  # added for facets
-    # added for facets: a family's plain name where a source names the family but not the size
-    *_family("CLIP", "multimodal", "CLIP"),  # added for facets
-    *_family("T5", "text", "T5"),  # added for facets
-    *_family("LLaMA", "text", "LLaMA"),  # added for facets
-    *_family("RoBERTa", "text", "RoBERTa"),  # added for facets
-    *_family("Megatron-LM", "text", "Megatron-LM 11B"),  # added for facets
-    *_family("LLaMA", "text", "Vicuna 13B"),  # added for facets
-    *_family("GPT-4V", "multimodal", "GPT-4V"),  # added for facets
-    *_family("Falcon", "text", "Falcon 7B"),  # added for facets
-    *_family("SegFormer", "image", "SegFormer MiT-B4"),  # added for facets
-    *_family("SPHINX", "multimodal", "SPHINX-v2-1k"),  # added for facets
-    *_family("MiniGPT-4", "multimodal", "MiniGPT-4"),  # added for facets
-    *_family("ResNet", "image", "ResNet-50 v2"),  # added for facets
-    *_family("AttRNN", "audio", "AttRNN"),  # added for facets
-    *_family("GIN", "graph", "GIN"),  # added for facets
-    *_family("GPT-Neo", "text", "GPT-Neo 2.7B"),  # added for facets
-    *_family("BERT", "text", "BERT"),  # added for facets (family name, size not given)
-    *_family("TinyBERT", "text", "TinyBERT"),  # added for facets
-    *_family("LSTM", "text", "LSTM"),  # added for facets (LSTMs trained by the authors)
-    *_family("GPT", "text", "GPT-2 (from scratch)"),  # added for facets: GPT-2 architecture trained by the authors
-    *_family("Conformer", "audio", "Conformer RNN-T"),  # added for facets
-    *_family("GSLM", "audio", "GSLM"),  # added for facetsA
-    *_family("Latent Diffusion", "multimodal", "Latent Diffusion", "Stable Diffusion"),  # added for facetsA
-    *_family("OpenCLIP", "multimodal", "OpenCLIP ViT-H/14"),  # added for facetsA
-    *_family("Gemma", "text", "Gemma 7B"),  # added for facetsA
-    *_family("GAN", "image", "GAN"),  # added for facetsA
-    *_family("GPT", "text", "GPT-2 Large"),  # added for facetsA
-    *_family("MaskGIT", "image", "MaskGIT"),  # added for facetsA
-    *_family("GNN", "graph", "GCN", "GAT", "GraphSAGE", "Graph Transformer"),  # added for facetsA
-    *_family("GPT", "text", "GPT-3.5 Turbo"),  # added for facetsB: OpenAI gpt-3.5-turbo (ChatGPT)
-    *_family("Claude", "text", "Claude 2"),  # added for facetsB
-    *_family("LLaMA", "text", "Alpaca 7B"),  # added for facetsB
-    *_family("T5", "text", "T5-11B"),  # added for facetsB: original T5 11B checkpoint (t5-11b)
-    *_family("Fairseq dense LM", "text", "Fairseq dense LM 1.3B",
-             "Fairseq dense LM 2.7B"),  # added for facetsB
-    *_family("PaLM", "text", "PaLM 2-S", "PaLM 2-M", "PaLM 2-L"),  # added for facetsB
-    *_family("EfficientNet", "image", "EfficientNet-Lite0"),
-    *_family("ViT", "image", "ViT 3x64 (digits 0-4)"),
+    *_family("AttRNN", "audio", "AttRNN"),
+    *_family("Conformer", "audio", "Conformer RNN-T"),
+    *_family("GSLM", "audio", "GSLM"),
+    # graph
+    *_family("GNN", "graph", "GCN", "GAT", "GIN", "GraphSAGE", "Graph Transformer"),
 )
 BACKBONE_NAMES: tuple[str, ...] = tuple(b.name for b in BACKBONES)
 BACKBONES_BY_NAME: dict[str, Backbone] = {b.name: b for b in BACKBONES}
