@@ -66,7 +66,8 @@ def papers() -> list[Paper]:
         paper("Chain-of-Thought Prompting Elicits Reasoning in Large Language Models", 2022,
               "https://arxiv.org/abs/2201.11903", authors=("Jason Wei", "Xuezhi Wang"),
               venue="NeurIPS", paradigm=("prompt instruction",), configuration=("fixed",),
-              operator=("concatenative",), alignment=("identity",), doi="10.5555/cot"),
+              operator=("concatenative",), alignment=("identity",), doi="10.5555/cot",
+              backbones=("PaLM 540B",)),
         # Same year as the first: ordering then falls back to the title.
         paper("Bayesian-guided Label Mapping for Visual Reprogramming", 2019,
               "https://example.org/blm", code="https://github.com/example/blm",
@@ -349,6 +350,8 @@ def test_quick_stats_count_the_data(outputs: dict[str, str]) -> None:
     assert re.search(r"^\| With a code link +\| 3 +\|$", readme, flags=ml)
     assert re.search(r"^\| With an arXiv identifier +\| 2 +\|$", readme, flags=ml)
     assert re.search(r"^\| In more than one paradigm +\| 2 +\|$", readme, flags=ml)
+    assert re.search(r"^\| With their frozen backbones named +\| 1 +\|$", readme, flags=ml)
+    assert re.search(r"^\| With their target datasets named +\| 0 +\|$", readme, flags=ml)
     assert re.search(r"^\| Model reprogramming +\| 4 +\|$", readme, flags=ml)
     assert re.search(r"^\| ω Output alignment +\| Statistical +\| 3 +\|$", readme, flags=ml)
     assert re.search(r"^\| τ Operator +\| Parametric +\| 1 +\|$", readme, flags=ml)

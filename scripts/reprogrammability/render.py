@@ -393,6 +393,8 @@ def _stats(entries: list[Entry], catalog: Catalog) -> dict:
         ["With an arXiv identifier", str(with_arxiv)],
         ["In more than one paradigm", str(multi_paradigm)],
         ["With source and target domains", str(sum(1 for e in entries if e.domain_text))],
+        ["With their frozen backbones named", str(sum(1 for e in entries if e.paper.backbones))],
+        ["With their target datasets named", str(sum(1 for e in entries if e.paper.datasets))],
         ["Datasets and benchmark suites", str(len(catalog.datasets))],
         ["Tools and libraries", str(len(catalog.tools))],
         ["Learning resources", str(len(catalog.resources))],
