@@ -253,23 +253,8 @@ def _bib_seeds() -> list[bytes]:
     return seeds
 
 
-_SMALL_DB = """\
-# A small database the import fuzzer appends to; this comment must survive.
-papers:
-  - id: elsayed2019adversarial
-    title: "Adversarial Reprogramming of Neural Networks"
-    authors: [Gamaleldin F. Elsayed, Ian Goodfellow, Jascha Sohl-Dickstein]
-    year: 2019
-    venue: ICLR
-    arxiv: "1806.11146"
-    url: https://arxiv.org/abs/1806.11146
-    paradigm: model reprogramming
-    configuration: learnable
-    location: input
-    operator: additive
-    alignment: rule-based  # a trailing comment
-# closing remark
-"""
+# A small database the import fuzzer appends to; its comments must survive.
+_SMALL_DB = (ROOT / "tests" / "fixtures" / "one_paper.yaml").read_text(encoding="utf-8")
 
 
 def _comments(text: str) -> list[str]:

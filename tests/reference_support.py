@@ -147,36 +147,29 @@ def tiny_gpt2(
     return transformers.GPT2LMHeadModel(cfg).eval()
 
 
+def tiny_clip_config(vocab: int = 60, bos_id: int = 1, eos_id: int = CLIP_EOT) -> Any:
+    """A 2-layer, width-32 CLIP configuration (text: ``vocab`` ids, 32 positions; vision: 32 px
+    images, 8 px patches) with 16-dim joint features. The text test files pass their own
+    tokenizer's size and special ids."""
+    import transformers
+
+    width = {"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 2,
+             "num_attention_heads": 2}
+    return transformers.CLIPConfig(
+        text_config={**width, "vocab_size": vocab, "max_position_embeddings": 32,
+                     "bos_token_id": bos_id, "eos_token_id": eos_id, "pad_token_id": 0},
+        vision_config={**width, "image_size": 32, "patch_size": 8},
+        projection_dim=16,
+    )
+
+
 @functools.cache
 def tiny_clip() -> nn.Module:
-    """A 2-layer, width-32 CLIP (text: 60 ids, 32 positions; vision: 32 px images, 8 px patches)
-    with 16-dim joint features."""
+    """:func:`tiny_clip_config`'s CLIP, randomly initialised after ``torch.manual_seed(0)``."""
     import transformers
 
     torch.manual_seed(0)
-    cfg = transformers.CLIPConfig(
-        text_config={
-            "vocab_size": 60,
-            "hidden_size": 32,
-            "intermediate_size": 64,
-            "num_hidden_layers": 2,
-            "num_attention_heads": 2,
-            "max_position_embeddings": 32,
-            "bos_token_id": 1,
-            "eos_token_id": CLIP_EOT,
-            "pad_token_id": 0,
-        },
-        vision_config={
-            "hidden_size": 32,
-            "intermediate_size": 64,
-            "num_hidden_layers": 2,
-            "num_attention_heads": 2,
-            "image_size": 32,
-            "patch_size": 8,
-        },
-        projection_dim=16,
-    )
-    return transformers.CLIPModel(cfg).eval()
+    return transformers.CLIPModel(tiny_clip_config()).eval()
 
 
 #: The tiny CLIP's class names as token ids (the prompt adds start, "." and end-of-text).

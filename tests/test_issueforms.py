@@ -144,21 +144,7 @@ def test_the_parser_never_raises_on_random_text():
 
 # --- repro suggest --------------------------------------------------------------------------------
 
-DB = """\
-papers:
-  - id: elsayed2019adversarial
-    title: "Adversarial Reprogramming of Neural Networks"
-    authors: [Gamaleldin F. Elsayed, Ian Goodfellow, Jascha Sohl-Dickstein]
-    year: 2019
-    venue: ICLR
-    arxiv: "1806.11146"
-    url: https://arxiv.org/abs/1806.11146
-    paradigm: model reprogramming
-    configuration: learnable
-    location: input
-    operator: additive
-    alignment: rule-based
-"""
+DB = (Path(__file__).parent / "fixtures" / "one_paper.yaml").read_text(encoding="utf-8")
 
 
 def suggest(tmp_path, monkeypatch, text, server):

@@ -367,3 +367,20 @@ def test_efficientnet_experiment_rows_record_through_validation(tmp_path: Path) 
     # the committed rows are the ones a default run replaces: same command, same methods
     committed = {r.method for r in _catalog().results if r.source.command == command}
     assert committed == {r["method"] for r in recorded}
+
+
+def test_record_asks_for_the_commit_before_any_work(tmp_path: Path, monkeypatch, capsys) -> None:
+    """Inside a checkout ``--record`` names the commit; outside one it is a usage error (exit 2)
+    raised before training starts, never a traceback after it."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="experiment")
+    assert record.commit_to_record(parser, None) is None
+    commit = record.commit_to_record(parser, "results.yaml")
+    assert commit is not None and len(commit) >= 7 and int(commit, 16) >= 0
+    monkeypatch.chdir(tmp_path)  # not a git checkout
+    monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path.parent))
+    with pytest.raises(SystemExit) as info:
+        record.commit_to_record(parser, "results.yaml")
+    assert info.value.code == 2
+    assert "--record: cannot tell the commit to record" in capsys.readouterr().err

@@ -19,7 +19,12 @@ from typing import Any
 import pytest
 import torch
 import yaml
-from reference_support import one_torch_thread, run_torchrun, torchrun_failure  # noqa: F401
+from reference_support import (  # noqa: F401
+    one_torch_thread,
+    run_torchrun,
+    tiny_clip_config,
+    torchrun_failure,
+)
 
 from reference.checkpoint import load_checkpoint
 from reference.config import ConfigError, load_config
@@ -101,30 +106,7 @@ def models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
                 eos_token_id=4,
             )
         ),
-        "clip": transformers.CLIPModel(
-            transformers.CLIPConfig(
-                text_config={
-                    "vocab_size": vocab,
-                    "hidden_size": 32,
-                    "intermediate_size": 64,
-                    "num_hidden_layers": 2,
-                    "num_attention_heads": 2,
-                    "max_position_embeddings": 32,
-                    "bos_token_id": 3,
-                    "eos_token_id": 4,
-                    "pad_token_id": 0,
-                },
-                vision_config={
-                    "hidden_size": 32,
-                    "intermediate_size": 64,
-                    "num_hidden_layers": 2,
-                    "num_attention_heads": 2,
-                    "image_size": 32,
-                    "patch_size": 8,
-                },
-                projection_dim=16,
-            )
-        ),
+        "clip": transformers.CLIPModel(tiny_clip_config(vocab, bos_id=3, eos_id=4)),
     }
     paths = {}
     for name, model in built.items():

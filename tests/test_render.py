@@ -445,22 +445,7 @@ def test_aligned_table_pads_every_pipe_into_line() -> None:
 
 # -- the command --------------------------------------------------------------------------------
 
-VALID_YAML = """\
-# a comment
-papers:
-  - id: elsayed2019adversarial
-    title: "Adversarial Reprogramming of Neural Networks"
-    authors: [Gamaleldin F. Elsayed, Ian Goodfellow, Jascha Sohl-Dickstein]
-    year: 2019
-    venue: ICLR
-    arxiv: "1806.11146"
-    url: https://arxiv.org/abs/1806.11146
-    paradigm: model reprogramming
-    configuration: learnable
-    location: input
-    operator: additive
-    alignment: rule-based
-"""
+VALID_YAML = (Path(__file__).parent / "fixtures" / "one_paper.yaml").read_text(encoding="utf-8")
 
 
 def test_cli_render_then_check(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -480,18 +480,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--source-epochs", type=int, default=30, help="epochs of source pre-training"
     )
-    parser.add_argument(
-        "--record",
-        metavar="PATH",
-        help="append the rows to this results file (data/results.yaml), replacing earlier "
-        "reproduced rows of the same setting; validated first, written all-or-nothing",
-    )
-    args = parser.parse_args(argv)
-    commit = None
-    if args.record:
-        from reprogrammability.record import git_commit
+    from reprogrammability.record import add_record_option, commit_to_record
 
-        commit = git_commit()  # fail before hours of training, not after
+    add_record_option(parser)
+    args = parser.parse_args(argv)
+    commit = commit_to_record(parser, args.record)
     torch.set_num_threads(args.threads)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

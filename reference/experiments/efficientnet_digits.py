@@ -363,18 +363,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--size", type=int, default=96, help="input resolution of the frozen model")
     parser.add_argument("--threads", type=int, default=2, help="torch CPU threads")
     parser.add_argument("--out", default="runs/efficientnet_digits", help="output directory")
-    parser.add_argument(
-        "--record",
-        metavar="PATH",
-        help="append the rows to this results file (data/results.yaml), replacing earlier "
-        "reproduced rows of the same setting; validated first, written all-or-nothing",
-    )
-    args = parser.parse_args(argv)
-    commit = None
-    if args.record:
-        from reprogrammability.record import git_commit
+    from reprogrammability.record import add_record_option, commit_to_record
 
-        commit = git_commit()  # fail before the runs, not after
+    add_record_option(parser)
+    args = parser.parse_args(argv)
+    commit = commit_to_record(parser, args.record)
     torch.set_num_threads(args.threads)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

@@ -36,11 +36,9 @@ the same setting).
 from __future__ import annotations
 
 import argparse
-import datetime
 import hashlib
 import json
 import statistics
-import subprocess
 import sys
 import time
 from collections import Counter
@@ -220,19 +218,6 @@ def run_method(method: Method, seeds: list[int], **common: Any) -> dict[str, Any
     }
 
 
-def _git_commit() -> str:
-    try:
-        return subprocess.run(
-            ["git", "rev-parse", "--short=12", "HEAD"],
-            cwd=ROOT,
-            check=True,
-            capture_output=True,
-            text=True,
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-
-
 def result_rows(
     rows: list[dict[str, Any]],
     counts: dict[str, Counter],
@@ -315,13 +300,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--device", default="auto")
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: default)")
     parser.add_argument("--out", default="runs/papers_text")
-    parser.add_argument(
-        "--record",
-        default=None,
-        metavar="PATH",
-        help="record the soft-prompt rows in PATH (data/results.yaml's format, validated, all-or-nothing)",
-    )
+    from reprogrammability.record import add_record_option, commit_to_record, today
+
+    add_record_option(parser)
     args = parser.parse_args(argv)
+    commit = commit_to_record(parser, args.record)
     if args.threads:
         torch.set_num_threads(args.threads)
     model = args.model
@@ -333,7 +316,7 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out)
     counts = write_data(Path(args.papers), out / "data", classes)
     print(f"train {dict(counts['train'])}; test {dict(counts['test'])}", flush=True)
-    commit, date = _git_commit(), datetime.date.today().isoformat()  # of the code that runs
+    date = today()  # the day the runs start
     started = time.perf_counter()
     rows = [
         run_method(

@@ -14,6 +14,7 @@ stay, because the edit is a line splice located with libyaml's node marks, not a
 
 from __future__ import annotations
 
+import argparse
 import json
 import subprocess
 from collections.abc import Iterable, Mapping
@@ -46,6 +47,30 @@ def git_commit(root: str | Path = ".") -> str:
         raise RecordError(f"cannot tell the commit to record (git rev-parse failed: {exc}); "
                           "run from a git checkout") from exc
     return out.stdout.strip()
+
+
+def add_record_option(parser: argparse.ArgumentParser) -> None:
+    """The experiments' shared ``--record PATH`` option (one wording, one behaviour)."""
+    parser.add_argument(
+        "--record",
+        metavar="PATH",
+        help="append the rows to this results file (data/results.yaml), replacing earlier "
+        "reproduced rows of the same setting; validated first, written all-or-nothing",
+    )
+
+
+def commit_to_record(parser: argparse.ArgumentParser, path: str | None) -> str | None:
+    """The commit a ``--record`` run will name, or None without one.
+
+    Asked before any training, so a run outside a git checkout stops at once (a usage error,
+    exit 2) instead of after hours of work whose rows could not say what code produced them.
+    """
+    if not path:
+        return None
+    try:
+        return git_commit()
+    except RecordError as exc:
+        parser.error(f"--record: {exc}")
 
 
 def today() -> str:
