@@ -7,6 +7,9 @@ nothing is downloaded; the DDP test starts two CPU processes with ``torchrun`` a
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -347,6 +350,18 @@ def test_ddp_two_cpu_ranks_agree(tmp_path: Path) -> None:
     assert len(rows) == 1  # one writer
     # All 48 training samples were observed for the label mapping, not one rank's half.
     assert proc.stdout.count("label mapping initialised from 48 samples") == 1
+
+
+@pytest.mark.parametrize(("world_size", "code"), [("2", 3), ("1", 4)])
+def test_a_rank_leaves_with_its_exit_code_and_its_output_flushed(world_size: str, code: int) -> None:
+    """exit_rank skips C++ teardown only under torchrun (WORLD_SIZE > 1); output is never lost."""
+    program = ("from reference.train import exit_rank; print('written', end=''); "
+               f"exit_rank({code})")
+    env = dict(os.environ, WORLD_SIZE=world_size,
+               PYTHONPATH=os.pathsep.join([str(ROOT), str(ROOT / "scripts")]))
+    proc = subprocess.run([sys.executable, "-c", program], env=env, capture_output=True,
+                          text=True, timeout=120, check=False)
+    assert (proc.returncode, proc.stdout) == (code, "written"), proc.stderr
 
 
 # ---------------------------------------------------------------------------------- README
