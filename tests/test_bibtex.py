@@ -75,7 +75,7 @@ def test_new_ids_take_b_c_on_a_clash_and_never_rename():
     assert new_id(authors, 2019, "Adversarial Examples", taken) == "elsayed2019adversarialb"
     taken.append("elsayed2019adversarialb")
     assert new_id(authors, 2019, "The Adversarial Thing", taken) == "elsayed2019adversarialc"
-    # FORMATS.md's stop words: "Towards" is skipped, "From" is not
+    # bibtex.STOP_WORDS: "Towards" is skipped, "From" is not
     assert new_id(["A Ye"], 2025, "Towards Better Prompts", []) == "ye2025better"
     assert new_id(["A Ye"], 2025, "From Words to Pixels", []) == "ye2025from"
     many: list[str] = []

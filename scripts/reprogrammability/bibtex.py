@@ -46,7 +46,8 @@ _AND = re.compile(r"\s+and\s+", re.IGNORECASE)
 
 # -- cite keys ----------------------------------------------------------------------------------
 
-#: Title words too common to name a paper by (the rule agreed for ids, FORMATS.md).
+#: Title words too common to name a paper by: an id takes the first title word not listed here
+#: (the id rule in CONTRIBUTING.md).
 STOP_WORDS = frozenset({
     "a", "an", "the", "on", "of", "for", "to", "in", "towards", "via", "with", "and", "is", "are",
 })

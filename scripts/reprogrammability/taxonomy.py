@@ -288,9 +288,9 @@ def _family(family: str, modality: str, *names: str) -> tuple[Backbone, ...]:
     return tuple(Backbone(n, family, modality) for n in names)
 
 
-#: Canonical backbone names (FORMATS.md); add a new one to its family's line. A family's plain
-#: name (``CLIP``, ``BERT``, ``ViT``) is for papers whose sources name the family but not the
-#: size; ``(from scratch)`` marks an architecture the authors trained themselves.
+#: Canonical backbone names (the facets in CONTRIBUTING.md); add a new one to its family's line.
+#: A family's plain name (``CLIP``, ``BERT``, ``ViT``) is for papers whose sources name the
+#: family but not the size; ``(from scratch)`` marks an architecture the authors trained.
 BACKBONES: tuple[Backbone, ...] = (
     # image
     *_family("ResNet", "image", "ResNet-18", "ResNet-50", "ResNet-50 v2", "ResNet-101",
@@ -412,7 +412,7 @@ METRIC_NAMES: tuple[str, ...] = tuple(m.name for m in METRICS)
 METRICS_BY_NAME: dict[str, Metric] = {m.name: m for m in METRICS}
 
 
-# Kinds of entries in the non-paper collections (FORMATS.md).
+# Kinds of entries in the non-paper collections (each schema/<collection>.schema.json lists them).
 DATASET_KINDS: tuple[str, ...] = ("dataset", "suite")
 TOOL_KINDS: tuple[str, ...] = ("library", "framework", "official code")
 RESOURCE_KINDS: tuple[str, ...] = (
