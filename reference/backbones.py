@@ -130,17 +130,28 @@ class Adapter(nn.Module):
         raise TypeError(f"{type(self.model).__name__} is not a token-sequence backbone")
 
 
-class _Capture(Manipulation):
-    """Records each block's input; used to compute steering vectors and demonstration states."""
+class RecordStates(Manipulation):
+    """Records the residual stream at every block, changing nothing: each block's input
+    (``at="input"``: steering vectors, demonstration states) or output (``at="output"``: the
+    in-context vector's shift)."""
 
     cell = ("fixed", "hidden", "additive")
 
-    def __init__(self, adapter: Adapter) -> None:
+    def __init__(self, adapter: Adapter, at: str = "input") -> None:
         super().__init__(adapter)
+        if at not in ("input", "output"):
+            raise ValueError(f"RecordStates: at must be 'input' or 'output', not {at!r}")
+        self.at = at
         self.states: list[Tensor] = []
 
     def before_block(self, index: int, hidden: Tensor) -> Tensor:
-        self.states.append(hidden.detach())
+        if self.at == "input":
+            self.states.append(hidden.detach())
+        return hidden
+
+    def after_block(self, index: int, hidden: Tensor) -> Tensor:
+        if self.at == "output":
+            self.states.append(hidden.detach())
         return hidden
 
 
@@ -326,7 +337,7 @@ class ViTAdapter(ImageAdapter):
 
     @torch.no_grad()
     def hidden_states(self, x: Tensor) -> list[Tensor]:
-        capture = _Capture(self)
+        capture = RecordStates(self)
         tokens = self.embed(self.normalize(self.fit(self.to_device(x))))
         for i, block in enumerate(self.model.blocks):
             tokens = block(capture.before_block(i, tokens))
@@ -348,16 +359,21 @@ _LAYER_PATHS = (
 )
 
 
+def _attribute_path(obj: Any, path: str) -> Any:
+    """``obj.a.b.c`` for ``path`` ``"a.b.c"``, or None where any step is missing."""
+    for part in path.split("."):
+        obj = getattr(obj, part, None)
+        if obj is None:
+            return None
+    return obj
+
+
 def find_layers(model: nn.Module) -> nn.ModuleList:
     """The list of transformer layers of a ``transformers`` model, found by common attribute paths."""
     roots = [getattr(model, "base_model", model), model]
     for root in roots:
         for path in _LAYER_PATHS:
-            obj: Any = root
-            for part in path.split("."):
-                obj = getattr(obj, part, None)
-                if obj is None:
-                    break
+            obj = _attribute_path(root, path)
             if isinstance(obj, nn.ModuleList) and len(obj) > 0:
                 return obj
     raise TypeError(
@@ -463,11 +479,7 @@ class TextAdapter(Adapter):
         outputs side by side (head ``h`` in columns ``h·d … (h+1)·d``)."""
         block = self.layers[layer]
         for path in _OUT_PROJECTION_PATHS:
-            obj: Any = block
-            for part in path.split("."):
-                obj = getattr(obj, part, None)
-                if obj is None:
-                    break
+            obj = _attribute_path(block, path)
             if isinstance(obj, nn.Module):
                 return obj
         raise TypeError(
@@ -713,7 +725,7 @@ class TextAdapter(Adapter):
 
     @torch.no_grad()
     def hidden_states(self, x: Any) -> list[Tensor]:
-        capture = _Capture(self)
+        capture = RecordStates(self)
         batch = TokenBatch.coerce(self.to_device(TokenBatch.coerce(x)))
         self.forward_embeddings(self.embed(batch), batch.mask(), capture)
         return capture.states

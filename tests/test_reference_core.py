@@ -19,7 +19,13 @@ from torch import nn
 
 import reference
 from reference import Alignment, Manipulation, Reprogrammed, TokenBatch, adapt, registry
-from reference.backbones import ImageAdapter, TextAdapter, ViTAdapter, find_layers
+from reference.backbones import (
+    ImageAdapter,
+    RecordStates,
+    TextAdapter,
+    ViTAdapter,
+    find_layers,
+)
 
 
 class Identity(Alignment):
@@ -262,6 +268,18 @@ def test_hidden_hooks_are_removed_after_each_run():
     assert all(
         not layer._forward_pre_hooks and not layer._forward_hooks for layer in adapter.layers
     )
+
+
+def test_record_states_reads_block_inputs_or_outputs_and_changes_nothing():
+    """Block i's output is block i+1's input; the recorder leaves the logits as they are."""
+    adapter = adapt(gpt2())
+    ids = torch.randint(5, VOCAB, (2, 4))
+    inputs, outputs = RecordStates(adapter), RecordStates(adapter, at="output")
+    torch.testing.assert_close(adapter.run(ids, inputs), adapter.run(ids, outputs))
+    assert len(inputs.states) == len(outputs.states) == 2
+    torch.testing.assert_close(outputs.states[0], inputs.states[1])
+    with pytest.raises(ValueError, match="at must be 'input' or 'output'"):
+        RecordStates(adapter, at="middle")
 
 
 def test_token_batch_coercion():

@@ -560,13 +560,13 @@ def _in_context_vector(rp, x, y, papers) -> None:
     """Liu et al.: the vector is the demonstrations' principal shift, and it turns a new query's
     final states towards it."""
     from reference.core import Manipulation
-    from reference.manipulations.hidden_additive.in_context_vector import _Outputs
+    from reference.backbones import RecordStates
 
     m, adapter = rp.manipulation, rp.adapter
     queries = support.token_batch("gpt2", 4, seed=9)
 
     def final(manipulation) -> torch.Tensor:
-        capture = _Outputs(adapter)
+        capture = RecordStates(adapter, at="output")
         hooks = manipulation
 
         class Both(Manipulation):

@@ -23,24 +23,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from ...backbones import adapt
+from ...backbones import RecordStates, adapt
 from ...core import Manipulation, TokenBatch
 from ...registry import register_manipulation
 from .._common import _pool, text_adapter
-
-
-class _Outputs(Manipulation):
-    """Records each block's output (the residual stream the shift is added to)."""
-
-    cell = ("fixed", "hidden", "additive")
-
-    def __init__(self, adapter: Any) -> None:
-        super().__init__(adapter)
-        self.states: list[Tensor] = []
-
-    def after_block(self, index: int, hidden: Tensor) -> Tensor:
-        self.states.append(hidden.detach())
-        return hidden
 
 
 @torch.no_grad()
@@ -48,7 +34,7 @@ def _last_states(adapter: Any, inputs: Any) -> Tensor:
     """Every block's output at the last real token, ``(B, L, D)``."""
     batch = TokenBatch.coerce(adapter.to_device(TokenBatch.coerce(inputs)))
     mask = batch.mask()
-    capture = _Outputs(adapter)
+    capture = RecordStates(adapter, at="output")  # where the shift is added
     adapter.forward_embeddings(adapter.embed(batch), mask, capture)
     return torch.stack([_pool(h, mask, "last") for h in capture.states], dim=1).float().cpu()
 
