@@ -30,7 +30,6 @@ import contextlib
 import hashlib
 import json
 import math
-import os
 import sys
 import time
 from collections.abc import Iterator
@@ -52,6 +51,7 @@ from .distributed import (
     barrier,
     broadcast_object,
     cleanup,
+    exit_rank,
     gather,
     init_distributed,
     resolve_device,
@@ -753,22 +753,6 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         cleanup()
     return 0
-
-
-def exit_rank(code: int) -> None:
-    """End a torchrun rank with ``code`` without running C++ static destructors.
-
-    With gloo, a rank intermittently aborts at interpreter exit ("terminate called without an
-    active exception", SIGABRT, no Python frame left), after every file is written and the
-    process group is destroyed; torchrun then reports the whole run as failed. Everything the
-    run produces is closed by then, so the rank flushes its streams and leaves with ``os._exit``.
-    A single process exits normally.
-    """
-    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(code)
-    sys.exit(code)
 
 
 if __name__ == "__main__":

@@ -355,7 +355,7 @@ def test_ddp_two_cpu_ranks_agree(tmp_path: Path) -> None:
 @pytest.mark.parametrize(("world_size", "code"), [("2", 3), ("1", 4)])
 def test_a_rank_leaves_with_its_exit_code_and_its_output_flushed(world_size: str, code: int) -> None:
     """exit_rank skips C++ teardown only under torchrun (WORLD_SIZE > 1); output is never lost."""
-    program = ("from reference.train import exit_rank; print('written', end=''); "
+    program = ("from reference.distributed import exit_rank; print('written', end=''); "
                f"exit_rank({code})")
     env = dict(os.environ, WORLD_SIZE=world_size,
                PYTHONPATH=os.pathsep.join([str(ROOT), str(ROOT / "scripts")]))
